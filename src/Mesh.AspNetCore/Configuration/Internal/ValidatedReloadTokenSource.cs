@@ -1,0 +1,85 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace Mesh.AspNetCore.Configuration.Internal;
+
+/// <summary>
+/// Tells <see cref="IOptionsMonitor{TOptions}"/> that <see cref="SecureMeshOptions"/> changed only after the reloaded
+/// configuration has passed validation. An invalid reload is logged with the keys at fault and the last valid
+/// options stay in force, instead of the monitor throwing on the configuration's reload thread.
+/// </summary>
+internal sealed partial class ValidatedReloadTokenSource : IOptionsChangeTokenSource<SecureMeshOptions>, IDisposable
+{
+    private readonly IOptionsFactory<SecureMeshOptions> _factory;
+    private readonly ILogger _logger;
+    private readonly List<IDisposable> _subscriptions = [];
+    private CancellationTokenSource _changed = new();
+
+    public ValidatedReloadTokenSource(
+        IEnumerable<MeshConfigurationSource> sources,
+        IServiceProvider services,
+        IOptionsFactory<SecureMeshOptions> factory,
+        ILogger<ValidatedReloadTokenSource> logger)
+    {
+        _factory = factory;
+        _logger = logger;
+        foreach (var source in sources)
+        {
+            var configuration = source.Resolve(services);
+            _subscriptions.Add(ChangeToken.OnChange(configuration.GetReloadToken, OnConfigurationReloaded));
+        }
+    }
+
+    public string Name => Options.DefaultName;
+
+    public IChangeToken GetChangeToken() => new CancellationChangeToken(Volatile.Read(ref _changed).Token);
+
+    private void OnConfigurationReloaded()
+    {
+        try
+        {
+            _factory.Create(Name);
+        }
+        catch (OptionsValidationException ex)
+        {
+            LogInvalidReload(_logger, string.Join(" ", ex.Failures));
+            return;
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder reports a value that does not convert (for example "MaxRequests": "many") this way.
+            LogInvalidReload(_logger, ex.Message);
+            return;
+        }
+
+        var previous = Interlocked.Exchange(ref _changed, new CancellationTokenSource());
+        try
+        {
+            previous.Cancel();
+        }
+        catch (AggregateException ex)
+        {
+            LogInvalidReload(_logger, ex.InnerException?.Message ?? ex.Message);
+        }
+        finally
+        {
+            previous.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var subscription in _subscriptions)
+        {
+            subscription.Dispose();
+        }
+
+        _changed.Dispose();
+    }
+
+    [LoggerMessage(EventId = 1001, EventName = "InvalidMeshConfigurationReload", Level = LogLevel.Error,
+        Message = "The reloaded Mesh configuration is invalid and was not applied; the last valid configuration stays in force. {Errors}")]
+    private static partial void LogInvalidReload(ILogger logger, string errors);
+}
