@@ -64,7 +64,9 @@ public sealed class MeshTestHost : IAsyncDisposable
         builder.Configuration.Sources.Clear();
         if (json is not null)
         {
-            builder.Configuration.AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json)));
+            // Held in memory rather than as a JSON stream so that tests can reload the configuration.
+            var parsed = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
+            builder.Configuration.AddInMemoryCollection(parsed.AsEnumerable().Where(pair => pair.Value is not null));
         }
 
         if (listen)
