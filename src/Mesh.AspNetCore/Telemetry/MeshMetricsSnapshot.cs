@@ -1,3 +1,6 @@
+using System.Text.Json.Serialization;
+using Mesh.AspNetCore.Telemetry.Internal;
+
 namespace Mesh.AspNetCore;
 
 /// <summary>
@@ -17,6 +20,7 @@ public sealed record MeshMetricsSnapshot
     /// the worst over all target services (<see cref="CircuitState.Open"/>, then <see cref="CircuitState.HalfOpen"/>,
     /// then <see cref="CircuitState.Closed"/>). Serialized as <c>"closed"</c>, <c>"open"</c> or <c>"half_open"</c>.
     /// </summary>
+    [JsonConverter(typeof(CircuitStateJsonConverter))]
     public CircuitState CircuitBreakerState { get; init; }
 
     /// <summary>Gets the number of retries scheduled (attempts after the first).</summary>

@@ -32,6 +32,16 @@ public sealed class CircuitStateJsonConverterTests
     }
 
     [Fact]
+    public void Serialize_WithTheApplicationsOwnOptions_StillWritesTheSeedsWords()
+    {
+        var snapshot = new MeshMetricsSnapshot { CircuitBreakerState = CircuitState.HalfOpen };
+
+        var json = JsonSerializer.Serialize(snapshot, JsonSerializerOptions.Web);
+
+        Assert.Contains("\"circuitBreakerState\":\"half_open\"", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Deserialize_UnknownWord_Throws()
     {
         Assert.Throws<JsonException>(() => JsonSerializer.Deserialize(
