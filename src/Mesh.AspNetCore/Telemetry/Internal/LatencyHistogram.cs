@@ -3,9 +3,9 @@ using System.Numerics;
 namespace Mesh.AspNetCore.Telemetry.Internal;
 
 /// <summary>
-/// Call durations in log-linear buckets (32 per power of two, so a bucket is at most about 3% wide), with the count,
-/// sum, minimum and maximum. Memory is fixed (about 9 KB) however many calls are recorded; recording is lock-free and
-/// allocation-free.
+/// Call durations in log-linear buckets (32 per power of two, so a bucket is at most about 3% wide), with their sum,
+/// minimum and maximum; the count is the sum of the buckets. Memory is fixed (about 9 KB) however many calls are
+/// recorded; recording is lock-free and allocation-free.
 /// </summary>
 internal sealed class LatencyHistogram
 {
@@ -18,7 +18,6 @@ internal sealed class LatencyHistogram
     public const int BucketCount = SubBucketCount + ((MaxTickBits - SubBucketBits) * SubBucketCount);
 
     private readonly long[] _buckets = new long[BucketCount];
-    private long _count;
     private long _sumTicks;
     private long _minTicks = long.MaxValue;
     private long _maxTicks;
@@ -28,7 +27,6 @@ internal sealed class LatencyHistogram
         var ticks = Math.Clamp(duration.Ticks, 0, MaxTicks);
         Interlocked.Increment(ref _buckets[BucketIndex(ticks)]);
         Interlocked.Add(ref _sumTicks, ticks);
-        Interlocked.Increment(ref _count);
 
         var min = Volatile.Read(ref _minTicks);
         while (ticks < min)
@@ -58,13 +56,14 @@ internal sealed class LatencyHistogram
     /// <summary>Adds this histogram's figures to <paramref name="total"/>.</summary>
     public void AddTo(LatencySummary total)
     {
-        total.Count += Volatile.Read(ref _count);
         total.SumTicks += Volatile.Read(ref _sumTicks);
         total.MinTicks = Math.Min(total.MinTicks, Volatile.Read(ref _minTicks));
         total.MaxTicks = Math.Max(total.MaxTicks, Volatile.Read(ref _maxTicks));
         for (var i = 0; i < _buckets.Length; i++)
         {
-            total.Buckets[i] += Volatile.Read(ref _buckets[i]);
+            var count = Volatile.Read(ref _buckets[i]);
+            total.Buckets[i] += count;
+            total.Count += count;
         }
     }
 
@@ -112,19 +111,12 @@ internal sealed class LatencySummary
     /// <summary>The smallest recorded duration that at least <paramref name="quantile"/> of the calls did not exceed (nearest rank), within a bucket's width.</summary>
     public double PercentileMilliseconds(double quantile)
     {
-        // The buckets may be read a moment apart from the count while calls complete: walk what the buckets hold.
-        long total = 0;
-        foreach (var count in Buckets)
-        {
-            total += count;
-        }
-
-        if (total == 0)
+        if (Count == 0)
         {
             return 0;
         }
 
-        var rank = Math.Max(1, (long)Math.Ceiling(quantile * total));
+        var rank = Math.Max(1, (long)Math.Ceiling(quantile * Count));
         long seen = 0;
         for (var i = 0; i < Buckets.Length; i++)
         {
