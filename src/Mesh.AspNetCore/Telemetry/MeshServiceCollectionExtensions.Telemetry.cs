@@ -1,9 +1,22 @@
+using Mesh.AspNetCore;
+using Mesh.AspNetCore.Telemetry.Internal;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenTelemetry.Metrics;
+
 namespace Microsoft.Extensions.DependencyInjection;
 
 public static partial class MeshServiceCollectionExtensions
 {
     private static void AddTelemetry(IServiceCollection services)
     {
-        // Registers the Mesh.AspNetCore meter, the stats snapshot and the OpenTelemetry hook.
+        services.AddMetrics();
+        services.TryAddSingleton<MeshMetrics>();
+        services.TryAddSingleton<ISecureMesh, SecureMesh>();
+
+        // Only registers configuration callbacks: they run when the application builds an OpenTelemetry meter
+        // provider (AddOpenTelemetry().WithMetrics(...)), and do nothing otherwise. Creating the instruments then
+        // means the circuit state gauge is exported from the start, before any mesh call.
+        services.ConfigureOpenTelemetryMeterProvider(static metrics => metrics.AddMeter(MeshMetrics.MeterName));
+        services.ConfigureOpenTelemetryMeterProvider(static (provider, _) => provider.GetRequiredService<MeshMetrics>());
     }
 }
