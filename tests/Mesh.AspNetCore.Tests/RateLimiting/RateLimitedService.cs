@@ -69,9 +69,9 @@ public sealed class RateLimitedService : IAsyncDisposable
             app =>
             {
                 app.MapGrpcService<RecordingEchoService>();
-                app.MapGet("/orders", (HandlerCalls c) =>
+                app.MapGet("/orders", () =>
                 {
-                    c.RecordHttp();
+                    calls.RecordHttp();
                     return "ok";
                 }).RequireMeshRateLimit();
                 configureApp?.Invoke(app);
@@ -101,7 +101,11 @@ public sealed class RateLimitedService : IAsyncDisposable
     /// <summary>GET /orders with an optional <c>x-mesh-service-id</c>.</summary>
     public async Task<HttpResponseMessage> GetOrdersAsync(string? serviceId = null)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/orders");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/orders")
+        {
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
         if (serviceId is not null)
         {
             request.Headers.Add(ServiceIdHeader, serviceId);
