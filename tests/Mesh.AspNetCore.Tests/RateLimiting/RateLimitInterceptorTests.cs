@@ -87,6 +87,29 @@ public sealed class RateLimitInterceptorTests
     }
 
     [Fact]
+    public async Task Say_AddSecureMeshBeforeAddGrpc_StillLimited()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var host = await Infrastructure.MeshTestHost.StartAsync(
+            """{ "Mesh": { "ServiceId": "echo-service", "Resilience": { "RateLimit": { "MaxRequests": 1 } } } }""",
+            b =>
+            {
+                b.Services.AddSingleton<TimeProvider>(time).AddSingleton<HandlerCalls>();
+                b.Services.AddSecureMesh();
+                b.Services.AddGrpc();
+            },
+            app => app.MapGrpcService<RecordingEchoService>());
+        using var channel = host.CreateChannel();
+        var client = new Echo.EchoClient(channel);
+        await client.SayAsync(new EchoRequest(), cancellationToken: TestContext.Current.CancellationToken);
+
+        var error = await Assert.ThrowsAsync<RpcException>(
+            () => client.SayAsync(new EchoRequest(), cancellationToken: TestContext.Current.CancellationToken).ResponseAsync);
+
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+    }
+
+    [Fact]
     public async Task Say_Rejected_HandlerDoesNotRun()
     {
         await using var service = await RateLimitedService.StartAsync("""{ "MaxRequests": 2 }""");
