@@ -33,6 +33,21 @@ public sealed class RateLimitEndpointFilterTests
     }
 
     [Fact]
+    public async Task RequireMeshRateLimit_ProblemDetailsServiceRegistered_ItsCustomizationApplies()
+    {
+        await using var service = await RateLimitedService.StartAsync(
+            """{ "MaxRequests": 1 }""",
+            b => b.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["service"] = "echo-service"));
+        using var first = await service.GetOrdersAsync();
+
+        using var rejected = await service.GetOrdersAsync();
+
+        using var problem = JsonDocument.Parse(await rejected.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Equal("echo-service", problem.RootElement.GetProperty("service").GetString());
+        Assert.Equal("Rate limit exceeded. Retry after 60s", problem.RootElement.GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public async Task RequireMeshRateLimit_WindowEnds_AdmittedAgain()
     {
         await using var service = await RateLimitedService.StartAsync("""{ "MaxRequests": 1, "WindowMs": 10000 }""");
