@@ -1,9 +1,22 @@
+using Grpc.AspNetCore.Server;
+using Mesh.AspNetCore.RateLimiting.Internal;
+using Mesh.AspNetCore.Telemetry.Internal;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
 namespace Microsoft.Extensions.DependencyInjection;
 
 public static partial class MeshServiceCollectionExtensions
 {
     private static void AddRateLimiting(IServiceCollection services)
     {
-        // Registers the inbound limiter, the gRPC server interceptor and the endpoint filter's services.
+        services.TryAddSingleton<MeshMetrics>();
+        services.TryAddSingleton<MeshRateLimiter>();
+        services.TryAddSingleton<InboundRateLimitGate>();
+
+        // A DI singleton: grpc-dotnet then reuses it instead of activating an interceptor per call.
+        services.TryAddSingleton<RateLimitInterceptor>();
+        services.TryAddSingleton<RateLimitEndpointFilter>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<GrpcServiceOptions>, AddRateLimitInterceptor>());
     }
 }

@@ -4,4 +4,25 @@ internal static class RateLimitConstants
 {
     public const int DefaultWindowMs = 60_000;
     public const int MaxWindowMs = 86_400_000;
+
+    /// <summary>The request header in which mesh clients send their <c>ServiceId</c>.</summary>
+    public const string ServiceIdHeader = "x-mesh-service-id";
+
+    /// <summary>A longer <c>x-mesh-service-id</c> is ignored, so that a client cannot make the limiter keep huge keys.</summary>
+    public const int MaxServiceIdLength = 256;
+
+    /// <summary>How often partitions whose window has ended are dropped.</summary>
+    public const int SweepIntervalMs = 10_000;
+
+    /// <summary>Methods of the standard gRPC health service start with this and are never limited.</summary>
+    public const string HealthServicePrefix = "/grpc.health.v1.Health/";
+
+    /// <summary>gRPC trailer with the whole seconds to wait (at least 1).</summary>
+    public const string RetryAfterTrailer = "retry-after";
+
+    /// <summary>gRPC trailer with the exact milliseconds to wait, honoured by gRPC retry policies.</summary>
+    public const string RetryPushbackTrailer = "grpc-retry-pushback-ms";
+
+    public const string GrpcTransport = "grpc";
+    public const string HttpTransport = "http";
 }

@@ -1,0 +1,60 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features.Authentication;
+using Microsoft.Extensions.Primitives;
+
+namespace Mesh.AspNetCore.RateLimiting.Internal;
+
+/// <summary>
+/// Resolves who is calling: the authenticated identity's name, else a well-formed <c>x-mesh-service-id</c> header,
+/// else the remote IP address. A header that is empty, repeated, longer than 256 characters or that contains a
+/// control character is treated as absent.
+/// </summary>
+internal static class CallerIdentity
+{
+    public static CallerKey Resolve(HttpContext context, RateLimitPartition partitionBy)
+    {
+        if (partitionBy == RateLimitPartition.Global)
+        {
+            return CallerKey.Global;
+        }
+
+        // Read the feature rather than HttpContext.User, which allocates an anonymous principal when none was set.
+        var user = context.Features.Get<IHttpAuthenticationFeature>()?.User;
+        if (user?.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name })
+        {
+            return CallerKey.ForUser(name);
+        }
+
+        if (context.Request.Headers.TryGetValue(RateLimitConstants.ServiceIdHeader, out var serviceId)
+            && IsUsableServiceId(serviceId))
+        {
+            return CallerKey.ForService(serviceId.ToString());
+        }
+
+        return CallerKey.ForAddress(context.Connection.RemoteIpAddress);
+    }
+
+    internal static bool IsUsableServiceId(StringValues values)
+    {
+        if (values.Count != 1)
+        {
+            return false;
+        }
+
+        var value = values[0];
+        if (string.IsNullOrWhiteSpace(value) || value.Length > RateLimitConstants.MaxServiceIdLength)
+        {
+            return false;
+        }
+
+        foreach (var c in value)
+        {
+            if (char.IsControl(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,163 @@
+using System.Collections.Concurrent;
+using System.Threading.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace Mesh.AspNetCore.RateLimiting.Internal;
+
+/// <summary>
+/// A fixed-window limiter with one window per caller: a caller's window opens at its first request, admits
+/// <c>MaxRequests</c> requests, and ends <c>WindowMs</c> later; the next request after that opens a new window.
+/// Time comes from the injected <see cref="TimeProvider"/>. The limits are read from
+/// <see cref="IOptionsMonitor{TOptions}"/> on every request, so a reload applies at once: counts made in a running
+/// window are kept and compared with the new <c>MaxRequests</c>, and the new <c>WindowMs</c> decides when running
+/// windows end. Partitions whose window has ended are dropped every <see cref="RateLimitConstants.SweepIntervalMs"/>.
+/// </summary>
+/// <remarks>
+/// <c>FixedWindowRateLimiter</c> is not used: it cannot take a <see cref="TimeProvider"/> and its
+/// <c>RetryAfter</c> metadata is not the time left in the window (dotnet/runtime 106447, 92557).
+/// </remarks>
+internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
+{
+    private readonly ConcurrentDictionary<CallerKey, Window> _windows = new();
+    private readonly IOptionsMonitor<SecureMeshOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ITimer _sweepTimer;
+    private int _disposed;
+
+    public MeshRateLimiter(IOptionsMonitor<SecureMeshOptions> options, TimeProvider time)
+    {
+        _options = options;
+        _time = time;
+        var interval = TimeSpan.FromMilliseconds(RateLimitConstants.SweepIntervalMs);
+        _sweepTimer = time.CreateTimer(static state => ((MeshRateLimiter)state!).RemoveIdlePartitions(), this, interval, interval);
+    }
+
+    /// <summary>The number of live partitions (callers with a window that has not been swept yet).</summary>
+    internal int PartitionCount => _windows.Count;
+
+    public override RateLimiterStatistics? GetStatistics(CallerKey resource)
+    {
+        var limit = _options.CurrentValue.Resilience.RateLimit;
+        var available = limit.MaxRequests ?? int.MaxValue;
+        if (limit.IsEnabled && _windows.TryGetValue(resource, out var window))
+        {
+            lock (window)
+            {
+                if (!HasEnded(window, _time.GetTimestamp(), WindowLength(limit)))
+                {
+                    available = Math.Max(0, available - window.Count);
+                }
+            }
+        }
+
+        return new RateLimiterStatistics { CurrentAvailablePermits = available };
+    }
+
+    protected override RateLimitLease AttemptAcquireCore(CallerKey resource, int permitCount)
+    {
+        var limit = _options.CurrentValue.Resilience.RateLimit;
+        if (!limit.IsEnabled)
+        {
+            return AcquiredLease.Instance;
+        }
+
+        var maxRequests = limit.MaxRequests.GetValueOrDefault(int.MaxValue);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(permitCount, maxRequests);
+        var length = WindowLength(limit);
+
+        while (true)
+        {
+            if (!_windows.TryGetValue(resource, out var window))
+            {
+                window = _windows.GetOrAdd(resource, static _ => new Window());
+            }
+
+            lock (window)
+            {
+                if (window.Removed)
+                {
+                    continue; // swept between the lookup and the lock: count in its successor
+                }
+
+                var now = _time.GetTimestamp();
+                if (HasEnded(window, now, length))
+                {
+                    if (permitCount == 0)
+                    {
+                        return AcquiredLease.Instance;
+                    }
+
+                    window.Start = now;
+                    window.Count = 0;
+                }
+
+                if (maxRequests - window.Count >= permitCount)
+                {
+                    window.Count += permitCount;
+                    return AcquiredLease.Instance;
+                }
+
+                return new RejectedLease(_time.GetElapsedTime(now, window.Start + length));
+            }
+        }
+    }
+
+    protected override ValueTask<RateLimitLease> AcquireAsyncCore(CallerKey resource, int permitCount, CancellationToken cancellationToken)
+    {
+        // A fixed window has no queue: waiting for the next window is the caller's decision, told by RetryAfter.
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ValueTask<RateLimitLease>(AttemptAcquireCore(resource, permitCount));
+    }
+
+    /// <summary>Drops the partitions whose window has ended; a later request of that caller opens a fresh window anyway.</summary>
+    internal void RemoveIdlePartitions()
+    {
+        var length = WindowLength(_options.CurrentValue.Resilience.RateLimit);
+        var now = _time.GetTimestamp();
+        foreach (var entry in _windows)
+        {
+            var window = entry.Value;
+            lock (window)
+            {
+                if (!HasEnded(window, now, length))
+                {
+                    continue;
+                }
+
+                window.Removed = true;
+            }
+
+            _windows.TryRemove(entry);
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _sweepTimer.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    protected override async ValueTask DisposeAsyncCore()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await _sweepTimer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static bool HasEnded(Window window, long now, long length) => window.Count == 0 || now - window.Start >= length;
+
+    private long WindowLength(RateLimitOptions limit) => limit.WindowMs * _time.TimestampFrequency / 1000;
+
+    /// <summary>One caller's current window. Guarded by its own monitor.</summary>
+    private sealed class Window
+    {
+        public long Start;
+        public int Count;
+        public bool Removed;
+    }
+}

@@ -1,0 +1,233 @@
+using System.Threading.RateLimiting;
+using Mesh.AspNetCore.RateLimiting.Internal;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Mesh.AspNetCore.Tests.RateLimiting;
+
+/// <summary>The partitioned fixed-window limiter in process: exactness under contention, retry-after, memory bound.</summary>
+public sealed class MeshRateLimiterTests
+{
+    private readonly FakeTimeProvider _time = new();
+
+    [Fact]
+    public async Task AttemptAcquire_64ConcurrentCallersOneId_ExactlyMaxRequestsInEachWindow()
+    {
+        // FakeTimeProvider serialises every clock read behind a lock, which would hide races in the limiter:
+        // this clock is read without one.
+        var clock = new FreeRunningClock();
+        using var provider = Services(maxRequests: 10_000, windowMs: 60_000, clock);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        var caller = CallerKey.ForService("svc-a");
+
+        var perWindow = new List<int>();
+        for (var window = 0; window < 5; window++)
+        {
+            var admitted = 0;
+            using var start = new Barrier(64);
+            var callers = Enumerable.Range(0, 64).Select(_ => Task.Factory.StartNew(
+                () =>
+                {
+                    start.SignalAndWait(TestContext.Current.CancellationToken);
+                    var mine = 0;
+                    for (var i = 0; i < 1_000; i++)
+                    {
+                        using var lease = limiter.AttemptAcquire(caller);
+                        if (lease.IsAcquired)
+                        {
+                            mine++;
+                        }
+                    }
+
+                    Interlocked.Add(ref admitted, mine);
+                },
+                TestContext.Current.CancellationToken,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default)).ToArray();
+            await Task.WhenAll(callers);
+            perWindow.Add(admitted);
+            clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        Assert.Equal([10_000, 10_000, 10_000, 10_000, 10_000], perWindow);
+    }
+
+    [Fact]
+    public void AttemptAcquire_Rejected_RetryAfterIsTheTimeLeftInTheCallersWindow()
+    {
+        using var provider = Services(maxRequests: 1, windowMs: 60_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        var caller = CallerKey.ForService("svc-a");
+        using var first = limiter.AttemptAcquire(caller);
+        _time.Advance(TimeSpan.FromMilliseconds(20_000.5));
+
+        using var rejected = limiter.AttemptAcquire(caller);
+
+        Assert.False(rejected.IsAcquired);
+        Assert.True(rejected.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter));
+        Assert.Equal(TimeSpan.FromMilliseconds(39_999.5), retryAfter);
+    }
+
+    [Fact]
+    public void AttemptAcquire_EachCallersWindowStartsAtItsFirstRequest()
+    {
+        using var provider = Services(maxRequests: 1, windowMs: 60_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        var a = CallerKey.ForService("a");
+        var b = CallerKey.ForService("b");
+        Assert.True(limiter.AttemptAcquire(a).IsAcquired);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(limiter.AttemptAcquire(b).IsAcquired);
+        _time.Advance(TimeSpan.FromSeconds(30));
+
+        var aAgain = limiter.AttemptAcquire(a);
+        var bAgain = limiter.AttemptAcquire(b);
+
+        Assert.True(aAgain.IsAcquired);
+        Assert.False(bAgain.IsAcquired);
+        Assert.True(bAgain.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter));
+        Assert.Equal(TimeSpan.FromSeconds(30), retryAfter);
+    }
+
+    [Fact]
+    public void Sweep_100000CallersCameAndWent_PartitionsReleased()
+    {
+        using var provider = Services(maxRequests: 10, windowMs: 60_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        for (var i = 0; i < 100_000; i++)
+        {
+            Assert.True(limiter.AttemptAcquire(CallerKey.ForService("caller-" + i)).IsAcquired);
+        }
+
+        var live = limiter.PartitionCount;
+        _time.Advance(TimeSpan.FromMilliseconds(60_000 + RateLimitConstants.SweepIntervalMs)); // the sweep timer fires on the fake clock
+
+        Assert.Equal(100_000, live);
+        Assert.Equal(0, limiter.PartitionCount);
+    }
+
+    [Fact]
+    public void Sweep_WindowNotEnded_PartitionAndItsCountKept()
+    {
+        using var provider = Services(maxRequests: 1, windowMs: 60_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        var caller = CallerKey.ForService("svc-a");
+        Assert.True(limiter.AttemptAcquire(caller).IsAcquired);
+        _time.Advance(TimeSpan.FromMilliseconds(RateLimitConstants.SweepIntervalMs));
+
+        limiter.RemoveIdlePartitions();
+
+        Assert.Equal(1, limiter.PartitionCount);
+        Assert.False(limiter.AttemptAcquire(caller).IsAcquired);
+    }
+
+    [Fact]
+    public void AttemptAcquire_ConcurrentWithSweeps_NeverAdmitsMoreThanMaxRequests()
+    {
+        using var provider = Services(maxRequests: 5, windowMs: 1_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        var caller = CallerKey.ForService("svc-a");
+
+        for (var window = 0; window < 50; window++)
+        {
+            var admitted = 0;
+            Parallel.For(0, 64, new ParallelOptions { CancellationToken = TestContext.Current.CancellationToken }, i =>
+            {
+                if (i % 16 == 0)
+                {
+                    limiter.RemoveIdlePartitions();
+                }
+
+                if (limiter.AttemptAcquire(caller).IsAcquired)
+                {
+                    Interlocked.Increment(ref admitted);
+                }
+            });
+            Assert.Equal(5, admitted);
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    [Fact]
+    public void AttemptAcquire_Disabled_AdmitsAndKeepsNoPartitions()
+    {
+        using var provider = Services(maxRequests: 1, windowMs: 60_000, enabled: false);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+
+        var admitted = Enumerable.Range(0, 100).Count(_ => limiter.AttemptAcquire(CallerKey.ForService("svc-a")).IsAcquired);
+
+        Assert.Equal((100, 0), (admitted, limiter.PartitionCount));
+    }
+
+    [Fact]
+    public void AttemptAcquire_Admitted_AllocatesNothing()
+    {
+        using var provider = Services(maxRequests: int.MaxValue, windowMs: 60_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        var caller = CallerKey.ForService("svc-a");
+        for (var i = 0; i < 1_000; i++)
+        {
+            limiter.AttemptAcquire(caller).Dispose();
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10_000; i++)
+        {
+            limiter.AttemptAcquire(caller).Dispose();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void GetStatistics_AfterTwoRequests_ReportsPermitsLeft()
+    {
+        using var provider = Services(maxRequests: 5, windowMs: 60_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        var caller = CallerKey.ForService("svc-a");
+        limiter.AttemptAcquire(caller);
+        limiter.AttemptAcquire(caller);
+
+        Assert.Equal(3, limiter.GetStatistics(caller)?.CurrentAvailablePermits);
+    }
+
+    private ServiceProvider Services(int maxRequests, int windowMs, bool enabled = true) => Services(maxRequests, windowMs, _time, enabled);
+
+    private static ServiceProvider Services(int maxRequests, int windowMs, TimeProvider time, bool enabled = true)
+    {
+        var services = new ServiceCollection().AddLogging().AddSingleton(time);
+        services.AddSecureMesh(o =>
+        {
+            o.ServiceId = "svc";
+            o.Resilience.RateLimit.MaxRequests = maxRequests;
+            o.Resilience.RateLimit.WindowMs = windowMs;
+            o.Resilience.RateLimit.Enabled = enabled;
+        });
+        return services.BuildServiceProvider();
+    }
+
+    /// <summary>A manually advanced clock whose reads take no lock; its timers never fire.</summary>
+    private sealed class FreeRunningClock : TimeProvider
+    {
+        private long _timestamp;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Volatile.Read(ref _timestamp);
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _timestamp, by.Ticks);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => new NeverTimer();
+
+        private sealed class NeverTimer : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+
+            public void Dispose()
+            {
+            }
+
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+    }
+}
