@@ -1,0 +1,3 @@
+using InventoryService;
+
+InventoryServiceApp.Build(args).Run();

@@ -1,0 +1,31 @@
+using Mesh.Samples;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace OrderService;
+
+/// <summary>
+/// The order service of the spec's "Microservice Dependencies" example: it calls the inventory and payment services
+/// through mesh clients, each with its own circuit breaker, under the "Production-Ready Configuration".
+/// </summary>
+public static class OrderServiceApp
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Services.AddGrpc();
+        builder.Services.AddSecureMesh()
+            .AddClient<Inventory.InventoryClient>("inventory-service")
+            .AddClient<Payment.PaymentClient>("payment-service");
+        builder.Services.AddSingleton<OrderPlacement>();
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.MapGrpcService<OrdersApi>();
+        app.MapPost("/orders", async (OrderRequest order, OrderPlacement placement, CancellationToken cancellationToken) =>
+                Results.Ok(await placement.PlaceAsync(order, deadline: null, cancellationToken)))
+            .RequireMeshRateLimit();
+        app.MapMeshStats("/mesh/stats");
+        return app;
+    }
+}

@@ -1,0 +1,3 @@
+using OrderService;
+
+OrderServiceApp.Build(args).Run();

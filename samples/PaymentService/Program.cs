@@ -1,0 +1,3 @@
+using PaymentService;
+
+PaymentServiceApp.Build(args).Run();
