@@ -372,4 +372,21 @@ public sealed class RetryTests
         Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
         Assert.Equal(1, script.Calls);
     }
+
+    [Fact]
+    public async Task BlockingCall_TransientFailure_IsRetried()
+    {
+        var time = new TrackingTimeProvider();
+        var script = new EchoScript(time) { Say = EchoScript.FailFirst(1, StatusCode.Unavailable) };
+        await using var server = await EchoServer.StartAsync(script);
+        await using var client = await MeshClientHost.StartAsync(MeshConfig.For(server.Port), m => m.AddClient<InventoryClient>("inventory-service"), time);
+        var inventory = client.Get<InventoryClient>();
+
+        var call = Task.Run(() => inventory.Say(Hello, cancellationToken: Ct), Ct);
+        var delays = await time.DriveAsync(call);
+
+        Assert.Equal("hello", (await call).Text);
+        Assert.Equal([1000], delays.Select(d => d.TotalMilliseconds));
+        Assert.Equal(["order-service", "order-service"], script.Callers);
+    }
 }
