@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using Grpc.Core;
 using Grpc.Net.Client;
 using Mesh.AspNetCore.Benchmarks.Infrastructure;
 using Mesh.AspNetCore.Benchmarks.Protos;
@@ -21,6 +22,7 @@ public class UnaryCallBenchmarks
     private ServiceProvider _standardServices = null!;
     private Bench.BenchClient _raw = null!;
     private Bench.BenchClient _standard = null!;
+    private Bench.BenchClient _factory = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -31,11 +33,14 @@ public class UnaryCallBenchmarks
 
         var standard = new ServiceCollection();
         standard.AddGrpcClient<Bench.BenchClient>(o => o.Address = _server.Address).AddStandardResilienceHandler();
+        standard.AddGrpcClient<PlainFactoryClient>(o => o.Address = _server.Address);
         _standardServices = standard.BuildServiceProvider();
         _standard = _standardServices.GetRequiredService<Bench.BenchClient>();
+        _factory = _standardServices.GetRequiredService<PlainFactoryClient>();
 
         _raw.Ping(_request);
         _standard.Ping(_request);
+        _factory.Ping(_request);
     }
 
     [GlobalCleanup]
@@ -49,6 +54,12 @@ public class UnaryCallBenchmarks
     [Benchmark(Baseline = true, Description = "Raw typed client")]
     public async Task<PingReply> Raw() => await _raw.PingAsync(_request);
 
+    [Benchmark(Description = "AddGrpcClient, no resilience (the client factory alone)")]
+    public async Task<PingReply> ClientFactory() => await _factory.PingAsync(_request);
+
     [Benchmark(Description = "AddGrpcClient + AddStandardResilienceHandler")]
     public async Task<PingReply> StandardResilienceHandler() => await _standard.PingAsync(_request);
+
+    /// <summary>A second typed client type, so that the client factory registers it without the standard handler.</summary>
+    public sealed class PlainFactoryClient(CallInvoker callInvoker) : Bench.BenchClient(callInvoker);
 }
