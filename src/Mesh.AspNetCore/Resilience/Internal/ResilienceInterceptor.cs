@@ -1,0 +1,359 @@
+using System.Runtime.ExceptionServices;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Mesh.AspNetCore.Telemetry.Internal;
+using Polly;
+
+namespace Mesh.AspNetCore.Resilience.Internal;
+
+/// <summary>
+/// Runs every call of a mesh client through the target service's Polly pipeline (retry wrapping the circuit breaker),
+/// at the gRPC call level where the final status is known, wherever it travelled: a trailers-only response, trailers
+/// after headers and messages, or a connection failure that never reached HTTP.
+/// </summary>
+/// <remarks>
+/// Unary calls: every attempt is a new call on the channel. Server streaming: the attempt is the call's start up to its
+/// first response message (or its end), so a call is retried only while the caller has seen no message; later
+/// failures end the call. Client streaming and duplex: the circuit breaker admits and counts the call, but the call is
+/// never retried, because the messages the caller wrote cannot be replayed.
+/// </remarks>
+internal sealed partial class ResilienceInterceptor : Interceptor
+{
+    private readonly ResiliencePipeline _pipeline;
+    private readonly MeshMetrics _metrics;
+    private readonly TimeProvider _timeProvider;
+
+    public ResilienceInterceptor(string serviceId, ResiliencePipeline pipeline, MeshMetrics metrics, TimeProvider timeProvider)
+    {
+        ServiceId = serviceId;
+        _pipeline = pipeline;
+        _metrics = metrics;
+        _timeProvider = timeProvider;
+    }
+
+    public string ServiceId { get; }
+
+    public override TResponse BlockingUnaryCall<TRequest, TResponse>(
+        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation)
+    {
+        var call = new BlockingCall<TRequest, TResponse>(request, context, continuation);
+        var start = _timeProvider.GetTimestamp();
+        var resilienceContext = ResilienceContextPool.Shared.Get(context.Options.CancellationToken);
+        resilienceContext.Properties.Set(MeshCallInfo.Key, call);
+        try
+        {
+            var outcome = _pipeline.Execute(static (_, c) => c.Invoke(), resilienceContext, call);
+            Completed(call.Method, start, null);
+            return outcome;
+        }
+        catch (Exception ex) when (ex is RpcException or OperationCanceledException)
+        {
+            var failure = Completed(call.Method, start, ex)!;
+            if (ReferenceEquals(failure, ex))
+            {
+                throw;
+            }
+
+            throw failure;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(resilienceContext);
+        }
+    }
+
+    public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
+        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation) =>
+        new UnaryCall<TRequest, TResponse>(this, request, context, continuation).Start();
+
+    public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(
+        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation) =>
+        new ServerStreamingCall<TRequest, TResponse>(this, request, context, continuation).Start();
+
+    public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(
+        ClientInterceptorContext<TRequest, TResponse> context, AsyncClientStreamingCallContinuation<TRequest, TResponse> continuation) =>
+        new ClientStreamingCall<TRequest, TResponse>(this, context, continuation).Start();
+
+    public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(
+        ClientInterceptorContext<TRequest, TResponse> context, AsyncDuplexStreamingCallContinuation<TRequest, TResponse> continuation) =>
+        new DuplexStreamingCall<TRequest, TResponse>(this, context, continuation).Start();
+
+    /// <summary>
+    /// Records the end of a logical call and returns the exception the caller sees: the attempt's own
+    /// <see cref="RpcException"/>, a breaker rejection, or a <see cref="StatusCode.Cancelled"/> one for a cancelled backoff.
+    /// </summary>
+    private Exception? Completed(string method, long start, Exception? exception)
+    {
+        var failure = exception switch
+        {
+            null or RpcException => exception,
+            OperationCanceledException canceled => new RpcException(new Status(StatusCode.Cancelled, "The call was cancelled by the caller.", canceled)),
+            _ => exception,
+        };
+        var status = failure switch
+        {
+            null => StatusCode.OK,
+            RpcException rpc => rpc.StatusCode,
+            _ => StatusCode.Unknown,
+        };
+        _metrics.CallCompleted(ServiceId, method, status, _timeProvider.GetElapsedTime(start));
+        return failure;
+    }
+
+    private static RpcException Disposed() => new(new Status(StatusCode.Cancelled, "The call was disposed."));
+
+    private sealed class BlockingCall<TRequest, TResponse>(
+        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation)
+        : MeshCallInfo(context.Method.FullName, context.Options.Deadline)
+        where TRequest : class
+        where TResponse : class
+    {
+        public override bool CanRetry => true;
+
+        public TResponse Invoke() => continuation(request, context);
+    }
+
+    private sealed class UnaryCall<TRequest, TResponse>(
+        ResilienceInterceptor owner, TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
+        : MeshCallInfo(context.Method.FullName, context.Options.Deadline)
+        where TRequest : class
+        where TResponse : class
+    {
+        private AsyncUnaryCall<TResponse>? _attempt;
+        private Exception? _attemptFailure;
+        private RpcException? _ownFailure;
+        private Task<TResponse>? _response;
+        private volatile bool _disposed;
+
+        public override bool CanRetry => !_disposed;
+
+        public AsyncUnaryCall<TResponse> Start()
+        {
+            _response = RunAsync();
+            return new AsyncUnaryCall<TResponse>(
+                _response,
+                static s => ((UnaryCall<TRequest, TResponse>)s).HeadersAsync(),
+                static s => ((UnaryCall<TRequest, TResponse>)s).GetStatus(),
+                static s => ((UnaryCall<TRequest, TResponse>)s).GetTrailers(),
+                static s => ((UnaryCall<TRequest, TResponse>)s).Dispose(),
+                this);
+        }
+
+        private async Task<TResponse> RunAsync()
+        {
+            var start = owner._timeProvider.GetTimestamp();
+            var resilienceContext = ResilienceContextPool.Shared.Get(context.Options.CancellationToken);
+            resilienceContext.Properties.Set(Key, this);
+            Outcome<TResponse> outcome;
+            try
+            {
+                outcome = await owner._pipeline.ExecuteOutcomeAsync(static (_, call) => call.AttemptAsync(), resilienceContext, this)
+                    .ConfigureAwait(false);
+            }
+            finally
+            {
+                ResilienceContextPool.Shared.Return(resilienceContext);
+            }
+
+            var failure = owner.Completed(Method, start, outcome.Exception);
+            if (failure is null)
+            {
+                return outcome.Result!;
+            }
+
+            if (!ReferenceEquals(failure, _attemptFailure) && failure is RpcException own)
+            {
+                _ownFailure = own;
+            }
+
+            ExceptionDispatchInfo.Throw(failure);
+            return default;
+        }
+
+        private async ValueTask<Outcome<TResponse>> AttemptAsync()
+        {
+            if (_disposed)
+            {
+                return Outcome.FromException<TResponse>(_attemptFailure = Disposed());
+            }
+
+            _attempt?.Dispose();
+            var call = continuation(request, context);
+            _attempt = call;
+            try
+            {
+                return Outcome.FromResult(await call.ResponseAsync.ConfigureAwait(false));
+            }
+            catch (RpcException ex)
+            {
+                _attemptFailure = ex;
+                return Outcome.FromException<TResponse>(ex);
+            }
+        }
+
+        private async Task<Metadata> HeadersAsync()
+        {
+            // The headers are those of the attempt whose result the caller gets.
+            await ((Task)_response!).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (_ownFailure is { } own)
+            {
+                throw own;
+            }
+
+            return await _attempt!.ResponseHeadersAsync.ConfigureAwait(false);
+        }
+
+        private Status GetStatus() =>
+            _ownFailure?.Status ?? _attempt?.GetStatus() ?? throw new InvalidOperationException("Unable to get the status because the call is not complete.");
+
+        private Metadata GetTrailers() =>
+            _ownFailure?.Trailers ?? _attempt?.GetTrailers() ?? throw new InvalidOperationException("Unable to get the trailers because the call is not complete.");
+
+        private void Dispose()
+        {
+            _disposed = true;
+            _attempt?.Dispose();
+        }
+    }
+
+    private sealed class ServerStreamingCall<TRequest, TResponse>(
+        ResilienceInterceptor owner, TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation)
+        : MeshCallInfo(context.Method.FullName, context.Options.Deadline), IAsyncStreamReader<TResponse>
+        where TRequest : class
+        where TResponse : class
+    {
+        private AsyncServerStreamingCall<TResponse>? _attempt;
+        private Exception? _attemptFailure;
+        private RpcException? _ownFailure;
+        private Task<bool>? _first;
+        private bool _firstRead;
+        private long _start;
+        private int _completed;
+        private volatile bool _disposed;
+
+        public override bool CanRetry => !_disposed;
+
+        public TResponse Current => _attempt!.ResponseStream.Current;
+
+        public AsyncServerStreamingCall<TResponse> Start()
+        {
+            _start = owner._timeProvider.GetTimestamp();
+            _first = RunAsync();
+            return new AsyncServerStreamingCall<TResponse>(
+                this,
+                static s => ((ServerStreamingCall<TRequest, TResponse>)s).HeadersAsync(),
+                static s => ((ServerStreamingCall<TRequest, TResponse>)s).GetStatus(),
+                static s => ((ServerStreamingCall<TRequest, TResponse>)s).GetTrailers(),
+                static s => ((ServerStreamingCall<TRequest, TResponse>)s).Dispose(),
+                this);
+        }
+
+        public async Task<bool> MoveNext(CancellationToken cancellationToken)
+        {
+            if (!_firstRead)
+            {
+                _firstRead = true;
+                return await _first!.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                var hasNext = await _attempt!.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
+                if (!hasNext)
+                {
+                    Complete(null);
+                }
+
+                return hasNext;
+            }
+            catch (RpcException ex)
+            {
+                Complete(ex);
+                throw;
+            }
+        }
+
+        private async Task<bool> RunAsync()
+        {
+            var resilienceContext = ResilienceContextPool.Shared.Get(context.Options.CancellationToken);
+            resilienceContext.Properties.Set(Key, this);
+            Outcome<bool> outcome;
+            try
+            {
+                outcome = await owner._pipeline.ExecuteOutcomeAsync(static (_, call) => call.AttemptAsync(), resilienceContext, this)
+                    .ConfigureAwait(false);
+            }
+            finally
+            {
+                ResilienceContextPool.Shared.Return(resilienceContext);
+            }
+
+            if (outcome.Exception is null)
+            {
+                if (!outcome.Result)
+                {
+                    Complete(null);
+                }
+
+                return outcome.Result;
+            }
+
+            var failure = Complete(outcome.Exception)!;
+            if (!ReferenceEquals(failure, _attemptFailure) && failure is RpcException own)
+            {
+                _ownFailure = own;
+            }
+
+            ExceptionDispatchInfo.Throw(failure);
+            return false;
+        }
+
+        private async ValueTask<Outcome<bool>> AttemptAsync()
+        {
+            if (_disposed)
+            {
+                return Outcome.FromException<bool>(_attemptFailure = Disposed());
+            }
+
+            _attempt?.Dispose();
+            var call = continuation(request, context);
+            _attempt = call;
+            try
+            {
+                return Outcome.FromResult(await call.ResponseStream.MoveNext(context.Options.CancellationToken).ConfigureAwait(false));
+            }
+            catch (RpcException ex)
+            {
+                _attemptFailure = ex;
+                return Outcome.FromException<bool>(ex);
+            }
+        }
+
+        private Exception? Complete(Exception? exception) =>
+            Interlocked.Exchange(ref _completed, 1) == 0 ? owner.Completed(Method, _start, exception) : exception;
+
+        private async Task<Metadata> HeadersAsync()
+        {
+            await ((Task)_first!).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (_ownFailure is { } own)
+            {
+                throw own;
+            }
+
+            return await _attempt!.ResponseHeadersAsync.ConfigureAwait(false);
+        }
+
+        private Status GetStatus() =>
+            _ownFailure?.Status ?? _attempt?.GetStatus() ?? throw new InvalidOperationException("Unable to get the status because the call is not complete.");
+
+        private Metadata GetTrailers() =>
+            _ownFailure?.Trailers ?? _attempt?.GetTrailers() ?? throw new InvalidOperationException("Unable to get the trailers because the call is not complete.");
+
+        private void Dispose()
+        {
+            _disposed = true;
+            _attempt?.Dispose();
+            Complete(Disposed());
+        }
+    }
+}

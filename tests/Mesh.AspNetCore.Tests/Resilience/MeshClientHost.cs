@@ -1,0 +1,101 @@
+using System.Text;
+using Mesh.AspNetCore.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.AspNetCore.Tests.Resilience;
+
+/// <summary>
+/// The calling service: a generic host with <c>AddSecureMesh()</c>, its clients, a fake clock and a configuration
+/// that the test can change at run time (like an edited appsettings.json).
+/// </summary>
+public sealed class MeshClientHost : IAsyncDisposable
+{
+    private readonly ReloadableConfiguration _configuration;
+
+    private MeshClientHost(IHost host, ReloadableConfiguration configuration)
+    {
+        Host = host;
+        _configuration = configuration;
+    }
+
+    public IHost Host { get; }
+
+    public IServiceProvider Services => Host.Services;
+
+    public TestLoggerProvider Logs => Services.GetRequiredService<TestLoggerProvider>();
+
+    public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>Builds and starts the host from an appsettings.json document.</summary>
+    public static async Task<MeshClientHost> StartAsync(string json, Action<ISecureMeshBuilder> addClients, TimeProvider? timeProvider = null)
+    {
+        var (host, configuration) = Build(json, addClients, timeProvider);
+        try
+        {
+            await host.StartAsync(TestContext.Current.CancellationToken);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+
+        return new MeshClientHost(host, configuration);
+    }
+
+    public static (IHost Host, ReloadableConfiguration Configuration) Build(string json, Action<ISecureMeshBuilder> addClients, TimeProvider? timeProvider = null)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Testing" });
+        var initial = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build()
+            .AsEnumerable().Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.OrdinalIgnoreCase);
+        var configuration = new ReloadableConfiguration(initial);
+        ((IConfigurationBuilder)builder.Configuration).Add(configuration);
+        var logs = new TestLoggerProvider();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        builder.Services.AddSingleton(logs);
+        if (timeProvider is not null)
+        {
+            builder.Services.AddSingleton(timeProvider);
+        }
+
+        addClients(builder.Services.AddSecureMesh());
+        return (builder.Build(), configuration);
+    }
+
+    /// <summary>Changes configuration values and raises the reload, as an edit of appsettings.json would.</summary>
+    public void Reload(params (string Key, string? Value)[] changes) => _configuration.Reload(changes);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.StopAsync(CancellationToken.None);
+        Host.Dispose();
+    }
+}
+
+/// <summary>An in-memory configuration source whose values can change at run time, raising a reload.</summary>
+public sealed class ReloadableConfiguration : ConfigurationProvider, IConfigurationSource
+{
+    public ReloadableConfiguration(IDictionary<string, string?> initial) =>
+        Data = new Dictionary<string, string?>(initial, StringComparer.OrdinalIgnoreCase);
+
+    public IConfigurationProvider Build(IConfigurationBuilder builder) => this;
+
+    public override void Load()
+    {
+        // Values live in Data; a root reload must not reset them.
+    }
+
+    public void Reload(params (string Key, string? Value)[] changes)
+    {
+        foreach (var (key, value) in changes)
+        {
+            Data[key] = value;
+        }
+
+        OnReload();
+    }
+}
