@@ -17,6 +17,9 @@ public class FailurePathBenchmarks
     private BenchmarkServer _server = null!;
     private GrpcChannel _channel = null!;
     private Bench.BenchClient _raw = null!;
+    private Bench.BenchClient _failingInProcess = null!;
+    private MeshClientHost _meshHost = null!;
+    private IMeshClient<Bench.BenchClient> _mesh = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -24,14 +27,67 @@ public class FailurePathBenchmarks
         _server = BenchmarkServer.Start();
         _channel = _server.CreateChannel();
         _raw = new Bench.BenchClient(_channel);
+        _failingInProcess = new Bench.BenchClient(new FailingCallInvoker());
         _raw.Ping(_request);
+
+        // Every pattern on, with a short backoff so that the setup opens the breaker quickly, and a day-long break so
+        // that it stays open for the whole run.
+        var configuration = MeshConfiguration.Client(_server.Address);
+        configuration["Mesh:Resilience:Retry:InitialDelay"] = "1";
+        configuration["Mesh:Resilience:CircuitBreaker:Timeout"] = "86400000";
+        _meshHost = MeshClientHost.Start(configuration);
+        _mesh = _meshHost.Client;
+        for (var i = 0; i < 100 && _mesh.CircuitState != CircuitState.Open; i++)
+        {
+            try
+            {
+                _mesh.Client.Fail(_request);
+            }
+            catch (RpcException)
+            {
+            }
+        }
+
+        if (_mesh.CircuitState != CircuitState.Open)
+        {
+            throw new InvalidOperationException("The failing calls did not open the circuit breaker.");
+        }
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
+        _meshHost.Dispose();
         _channel.Dispose();
         _server.Dispose();
+    }
+
+    [Benchmark(Description = "Call rejected by the mesh's open circuit breaker")]
+    public async Task<StatusCode> OpenBreakerRejection()
+    {
+        try
+        {
+            await _mesh.Client.PingAsync(_request);
+            throw new InvalidOperationException("The open circuit breaker let a call through.");
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable)
+        {
+            return ex.StatusCode;
+        }
+    }
+
+    [Benchmark(Description = "Call failing in-process, no network, no mesh (an RpcException alone)")]
+    public async Task<StatusCode> ExceptionFloor()
+    {
+        try
+        {
+            await _failingInProcess.PingAsync(_request);
+            throw new InvalidOperationException("The failing invoker succeeded.");
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable)
+        {
+            return ex.StatusCode;
+        }
     }
 
     [Benchmark(Baseline = true, Description = "Call that fails at the server (raw client)")]

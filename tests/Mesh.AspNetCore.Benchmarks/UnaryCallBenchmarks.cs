@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Mesh.AspNetCore.Benchmarks.Infrastructure;
 using Mesh.AspNetCore.Benchmarks.Protos;
@@ -20,9 +21,12 @@ public class UnaryCallBenchmarks
     private BenchmarkServer _server = null!;
     private GrpcChannel _channel = null!;
     private ServiceProvider _standardServices = null!;
+    private MeshClientHost _meshHost = null!;
     private Bench.BenchClient _raw = null!;
     private Bench.BenchClient _standard = null!;
     private Bench.BenchClient _factory = null!;
+    private Bench.BenchClient _polly = null!;
+    private Bench.BenchClient _mesh = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -30,6 +34,7 @@ public class UnaryCallBenchmarks
         _server = BenchmarkServer.Start();
         _channel = _server.CreateChannel();
         _raw = new Bench.BenchClient(_channel);
+        _polly = new Bench.BenchClient(_channel.Intercept(new PollyInterceptor(PollyInterceptor.BuildPipeline())));
 
         var standard = new ServiceCollection();
         standard.AddGrpcClient<Bench.BenchClient>(o => o.Address = _server.Address).AddStandardResilienceHandler();
@@ -38,21 +43,33 @@ public class UnaryCallBenchmarks
         _standard = _standardServices.GetRequiredService<Bench.BenchClient>();
         _factory = _standardServices.GetRequiredService<PlainFactoryClient>();
 
+        _meshHost = MeshClientHost.Start(MeshConfiguration.Client(_server.Address));
+        _mesh = _meshHost.Client.Client;
+
         _raw.Ping(_request);
         _standard.Ping(_request);
         _factory.Ping(_request);
+        _mesh.Ping(_request);
+        _polly.PingAsync(_request).ResponseAsync.GetAwaiter().GetResult();
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
         _standardServices.Dispose();
+        _meshHost.Dispose();
         _channel.Dispose();
         _server.Dispose();
     }
 
     [Benchmark(Baseline = true, Description = "Raw typed client")]
     public async Task<PingReply> Raw() => await _raw.PingAsync(_request);
+
+    [Benchmark(Description = "Mesh client: AddClient, every pattern on")]
+    public async Task<PingReply> Mesh() => await _mesh.PingAsync(_request);
+
+    [Benchmark(Description = "Raw typed client + Polly retry and breaker by hand")]
+    public async Task<PingReply> PollyByHand() => await _polly.PingAsync(_request);
 
     [Benchmark(Description = "AddGrpcClient, no resilience (the client factory alone)")]
     public async Task<PingReply> ClientFactory() => await _factory.PingAsync(_request);
