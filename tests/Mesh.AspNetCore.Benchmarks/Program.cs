@@ -7,7 +7,7 @@ namespace Mesh.AspNetCore.Benchmarks;
 
 /// <summary>
 /// Runs the benchmarks: <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --filter '*'</c>.
-/// Add <c>--quick</c> (this project's short job: 3 warmups and 9 measured iterations of 200 ms, a few minutes for the
+/// Add <c>--quick</c> (this project's short job: 3 warmups and 15 measured iterations of 200 ms, a few minutes for the
 /// whole suite on 2 cores) or BenchmarkDotNet's own <c>--job short</c> (3 and 3).
 /// </summary>
 public static class Program
@@ -20,7 +20,7 @@ public static class Program
         var config = quick
             ? DefaultConfig.Instance.AddJob(Job.Default
                 .WithWarmupCount(3)
-                .WithIterationCount(9)
+                .WithIterationCount(15)
                 .WithIterationTime(TimeInterval.FromMilliseconds(200))
                 .WithId("Quick"))
             : null;
