@@ -22,6 +22,10 @@ namespace Mesh.AspNetCore.Benchmarks;
 public class ResiliencePipelineBenchmarks
 {
     private MeshClientHost _meshHost = null!;
+    private MeshClientHost _loggingHost = null!;
+    private MeshClientHost _filteredLoggingHost = null!;
+    private ResiliencePipeline _meshLogging = null!;
+    private ResiliencePipeline _meshFilteredLogging = null!;
     private ResiliencePipeline _polly = null!;
     private ResiliencePipeline _mesh = null!;
     private ResiliencePipeline _meshWithoutTelemetry = null!;
@@ -47,6 +51,17 @@ public class ResiliencePipelineBenchmarks
                 new CircuitBreakerSettings(resilience.CircuitBreaker)))
             .Build();
 
+        // The same registered pipeline in an app whose logs are on at Information, the level of the ASP.NET Core
+        // templates, with and without a filter that keeps Polly's category at Warning.
+        _loggingHost = MeshClientHost.Start(
+            MeshConfiguration.Client(new Uri("http://127.0.0.1:9")),
+            logging => logging.SetMinimumLevel(LogLevel.Information).AddProvider(new FormattingLoggerProvider()));
+        _meshLogging = MeshResiliencePipelines.Get(_loggingHost.Services, MeshConfiguration.BenchServiceId);
+        _filteredLoggingHost = MeshClientHost.Start(
+            MeshConfiguration.Client(new Uri("http://127.0.0.1:9")),
+            logging => logging.SetMinimumLevel(LogLevel.Information).AddFilter("Polly", LogLevel.Warning).AddProvider(new FormattingLoggerProvider()));
+        _meshFilteredLogging = MeshResiliencePipelines.Get(_filteredLoggingHost.Services, MeshConfiguration.BenchServiceId);
+
         var loggers = services.GetRequiredService<ILoggerFactory>();
         _pollyWithTelemetry = PollyInterceptor.BuildPipeline(loggers);
         _meshWithTelemetryWithoutReload = new ResiliencePipelineBuilder { TimeProvider = time }
@@ -63,6 +78,12 @@ public class ResiliencePipelineBenchmarks
 
     [Benchmark(Description = "Mesh pipeline, as AddClient registers it (with Polly telemetry)")]
     public ValueTask<int> Mesh() => Execute(_mesh);
+
+    [Benchmark(Description = "Mesh pipeline, as AddClient registers it, in an app logging at Information")]
+    public ValueTask<int> MeshLoggingAtInformation() => Execute(_meshLogging);
+
+    [Benchmark(Description = "Mesh pipeline, as AddClient registers it, in an app logging at Information, category Polly at Warning")]
+    public ValueTask<int> MeshLoggingPollyAtWarning() => Execute(_meshFilteredLogging);
 
     [Benchmark(Description = "Polly retry + circuit breaker, built by hand, with Polly telemetry")]
     public ValueTask<int> PollyWithTelemetry() => Execute(_pollyWithTelemetry);
