@@ -4,6 +4,7 @@ using Mesh.AspNetCore.Benchmarks.Protos;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.AspNetCore.Benchmarks.Infrastructure;
@@ -23,10 +24,12 @@ internal sealed class MeshClientHost : IDisposable
     /// <summary>The mesh client, as a handler would inject it.</summary>
     public IMeshClient<Bench.BenchClient> Client => Services.GetRequiredService<IMeshClient<Bench.BenchClient>>();
 
-    public static MeshClientHost Start(IEnumerable<KeyValuePair<string, string?>> configuration)
+    /// <summary>Starts the host; <paramref name="logging"/> configures its logging (by default it has no provider).</summary>
+    public static MeshClientHost Start(IEnumerable<KeyValuePair<string, string?>> configuration, Action<ILoggingBuilder>? logging = null)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(configuration);
+        logging?.Invoke(builder.Logging);
         builder.Services.AddSecureMesh().AddClient<Bench.BenchClient>(MeshConfiguration.BenchServiceId);
         var host = builder.Build();
         host.Start();

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
@@ -16,7 +17,22 @@ internal sealed class PollyInterceptor(ResiliencePipeline pipeline) : Intercepto
     // A hand-written interceptor would not report headers or trailers of the attempts; kept out of the measurement.
     private static readonly Task<Metadata> s_headers = Task.FromResult(new Metadata());
 
-    public static ResiliencePipeline BuildPipeline() => new ResiliencePipelineBuilder()
+    /// <summary>
+    /// The pipeline; with <paramref name="telemetry"/>, with Polly's telemetry (its <c>Polly</c> meter and logs) as a
+    /// pipeline from <c>AddResiliencePipeline</c> has by default.
+    /// </summary>
+    public static ResiliencePipeline BuildPipeline(ILoggerFactory? telemetry = null)
+    {
+        var builder = new ResiliencePipelineBuilder();
+        if (telemetry is not null)
+        {
+            builder.ConfigureTelemetry(telemetry);
+        }
+
+        return AddStrategies(builder).Build();
+    }
+
+    private static ResiliencePipelineBuilder AddStrategies(ResiliencePipelineBuilder builder) => builder
         .AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<RpcException>(static e =>
@@ -33,8 +49,7 @@ internal sealed class PollyInterceptor(ResiliencePipeline pipeline) : Intercepto
             FailureRatio = 1.0,
             MinimumThroughput = 5,
             BreakDuration = TimeSpan.FromSeconds(60),
-        })
-        .Build();
+        });
 
     public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)

@@ -9,6 +9,8 @@ internal sealed class ServiceIdHeaderInterceptor(IOptionsMonitor<SecureMeshOptio
 {
     public const string HeaderName = "x-mesh-service-id";
 
+    private Metadata.Entry? _header;
+
     public override TResponse BlockingUnaryCall<TRequest, TResponse>(
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation) =>
         continuation(request, WithHeader(context));
@@ -34,9 +36,11 @@ internal sealed class ServiceIdHeaderInterceptor(IOptionsMonitor<SecureMeshOptio
         where TResponse : class
     {
         // The caller's Metadata may be reused for other calls, so it is copied rather than changed.
-        var headers = new Metadata();
-        if (context.Options.Headers is { } callerHeaders)
+        var header = Header();
+        Metadata headers;
+        if (context.Options.Headers is { Count: > 0 } callerHeaders)
         {
+            headers = new Metadata();
             foreach (var entry in callerHeaders)
             {
                 if (!string.Equals(entry.Key, HeaderName, StringComparison.OrdinalIgnoreCase))
@@ -44,9 +48,28 @@ internal sealed class ServiceIdHeaderInterceptor(IOptionsMonitor<SecureMeshOptio
                     headers.Add(entry);
                 }
             }
+
+            headers.Add(header);
+        }
+        else
+        {
+            headers = [header];
         }
 
-        headers.Add(HeaderName, options.CurrentValue.ServiceId);
         return new ClientInterceptorContext<TRequest, TResponse>(context.Method, context.Host, context.Options.WithHeaders(headers));
+    }
+
+    /// <summary>The header entry of the current service id: an entry is immutable, so every call shares it until a reload changes the id.</summary>
+    private Metadata.Entry Header()
+    {
+        var serviceId = options.CurrentValue.ServiceId;
+        var header = _header;
+        if (header is null || !ReferenceEquals(header.Value, serviceId) && !string.Equals(header.Value, serviceId, StringComparison.Ordinal))
+        {
+            header = new Metadata.Entry(HeaderName, serviceId);
+            _header = header;
+        }
+
+        return header;
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Grpc.Core;
 using Polly;
 using Polly.Telemetry;
@@ -26,13 +27,17 @@ internal readonly record struct MeshCircuitEventArguments(string ServiceId, Circ
 /// A consecutive-count circuit breaker with a success threshold, as a Polly strategy. Polly's own breaker counts a
 /// failure ratio over a sampling window and closes on the first successful trial, which is not the mesh's semantics.
 /// Every attempt that reaches this strategy is admitted or rejected by the target service's
-/// <see cref="ServiceCircuitBreaker"/>; a rejection is returned as an outcome (a <see cref="CircuitOpenException"/>)
-/// without calling the next step, so no network traffic happens.
+/// <see cref="ServiceCircuitBreaker"/>; a rejection is returned as an outcome (the <see cref="RpcException"/> the caller
+/// gets, also kept in the context under <see cref="RejectionKey"/> so that retries end on it) without calling the next
+/// step, so no network traffic happens.
 /// </summary>
 internal sealed class MeshCircuitBreakerStrategy(
     MeshCircuitBreakerStrategyOptions options, ResilienceStrategyTelemetry telemetry, TimeProvider timeProvider)
     : ResilienceStrategy
 {
+    /// <summary>The rejection of the current attempt, when the breaker rejected it.</summary>
+    public static readonly ResiliencePropertyKey<RpcException> RejectionKey = new("Mesh.CircuitRejection");
+
     private static readonly ResilienceEvent Rejected = new(ResilienceEventSeverity.Warning, "OnMeshCircuitRejected");
     private static readonly ResilienceEvent Opened = new(ResilienceEventSeverity.Error, "OnMeshCircuitOpened");
     private static readonly ResilienceEvent HalfOpened = new(ResilienceEventSeverity.Warning, "OnMeshCircuitHalfOpened");
@@ -41,12 +46,14 @@ internal sealed class MeshCircuitBreakerStrategy(
     private readonly ServiceCircuitBreaker _breaker = options.Breaker;
     private readonly CircuitBreakerSettings _settings = options.Settings;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<Outcome<TResult>> ExecuteCore<TResult, TState>(
         Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback, ResilienceContext context, TState state)
     {
         if (!_breaker.TryEnter(timeProvider, _settings, out var ticket, out var retryAfter, out var transition))
         {
             var rejection = _breaker.CreateRejection(retryAfter, _settings.SuccessThreshold);
+            context.Properties.Set(RejectionKey, rejection);
             telemetry.Report(Rejected, context, new MeshCircuitEventArguments(_breaker.ServiceId, CircuitState.Open, CircuitState.Open));
             return Outcome.FromException<TResult>(rejection);
         }

@@ -2,6 +2,7 @@ using Mesh.AspNetCore.Telemetry.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Polly;
+using Polly.Telemetry;
 
 namespace Mesh.AspNetCore.Resilience.Internal;
 
@@ -12,12 +13,24 @@ namespace Mesh.AspNetCore.Resilience.Internal;
 /// </summary>
 internal static class MeshResiliencePipelines
 {
+    /// <summary>The names of Polly's events for one attempt of a strategy that retries, and for the end of a pipeline's run.</summary>
+    private const string ExecutionAttemptEvent = "ExecutionAttempt";
+    private const string PipelineExecutedEvent = "PipelineExecuted";
+
+    private static readonly Func<SeverityProviderArguments, ResilienceEventSeverity> s_severity = static args =>
+        args.Event.Severity == ResilienceEventSeverity.Information
+            && (string.Equals(args.Event.EventName, ExecutionAttemptEvent, StringComparison.Ordinal)
+                || string.Equals(args.Event.EventName, PipelineExecutedEvent, StringComparison.Ordinal))
+            ? ResilienceEventSeverity.Debug
+            : args.Event.Severity;
+
     public static void Add(IServiceCollection services, string serviceId) =>
         services.AddResiliencePipeline(new MeshPipelineKey(serviceId), static (builder, context) =>
         {
             var provider = context.ServiceProvider;
             var timeProvider = provider.GetRequiredService<TimeProvider>();
             builder.TimeProvider = timeProvider;
+            ConfigureTelemetry(builder, provider.GetRequiredService<IOptions<TelemetryOptions>>().Value);
             context.EnableReloads<SecureMeshOptions>();
 
             var serviceId = context.PipelineKey.ServiceId;
@@ -34,6 +47,22 @@ internal static class MeshResiliencePipelines
                 builder.AddMeshCircuitBreaker(new MeshCircuitBreakerStrategyOptions(breaker, new CircuitBreakerSettings(resilience.CircuitBreaker)));
             }
         });
+
+    /// <summary>
+    /// Polly's telemetry as the application configured it, except that two events every call reports are Debug rather
+    /// than Information, unless the application set its own severity provider: the end of the pipeline's run and an
+    /// attempt that is not retried. At Information (the level of the ASP.NET Core templates) Polly would log two lines
+    /// for each call. The events still reach Polly's meter (with that severity tag), and retried attempts stay Warning.
+    /// </summary>
+    private static void ConfigureTelemetry(ResiliencePipelineBuilder builder, TelemetryOptions shared)
+    {
+        if (shared.SeverityProvider is not null)
+        {
+            return;
+        }
+
+        builder.ConfigureTelemetry(new TelemetryOptions(shared) { SeverityProvider = s_severity });
+    }
 
     public static ResiliencePipeline Get(IServiceProvider services, string serviceId) =>
         services.GetRequiredService<Polly.Registry.ResiliencePipelineProvider<MeshPipelineKey>>().GetPipeline(new MeshPipelineKey(serviceId));

@@ -107,10 +107,10 @@ internal sealed class MeshRetry
     {
         failure = outcome.Exception as RpcException;
         return failure is not null
-            and not CircuitOpenException
             && (uint)failure.StatusCode < (uint)_retryable.Length
             && _retryable[(int)failure.StatusCode]
             && !context.CancellationToken.IsCancellationRequested
+            && !(context.Properties.TryGetValue(MeshCircuitBreakerStrategy.RejectionKey, out var rejection) && ReferenceEquals(rejection, failure))
             && (!context.Properties.TryGetValue(MeshCallInfo.Key, out var call) || call.CanRetry);
     }
 

@@ -11,7 +11,7 @@ internal sealed partial class ResilienceInterceptor
     /// it (or rejects it without network traffic) and counts how it ends.
     /// </summary>
     private abstract class SingleAttemptCall<TRequest, TResponse, TCall>(ResilienceInterceptor owner, string method, DateTime? deadline, CancellationToken cancellationToken)
-        : MeshCallInfo(method, deadline)
+        : MeshCallInfo
         where TRequest : class
         where TResponse : class
         where TCall : class, IDisposable
@@ -27,6 +27,10 @@ internal sealed partial class ResilienceInterceptor
         protected RpcException? OwnFailure { get; private set; }
 
         protected Task? Outcome { get; private set; }
+
+        public override string Method => method;
+
+        public override DateTime? Deadline => UtcDeadline(deadline);
 
         public override bool CanRetry => false;
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
@@ -64,7 +65,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
     public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation) =>
-        new UnaryCall<TRequest, TResponse>(this, request, context, continuation).Start();
+        UnaryCall<TRequest, TResponse>.Start(this, request, context, continuation);
 
     public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation) =>
@@ -86,8 +87,6 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     {
         var failure = exception switch
         {
-            // The caller sees a plain RpcException; the subtype only tells the retry strategy to stop.
-            CircuitOpenException open => new RpcException(open.Status, open.Trailers),
             null or RpcException => exception,
             OperationCanceledException canceled => new RpcException(new Status(StatusCode.Cancelled, "The call was cancelled by the caller.", canceled)),
             _ => exception,
@@ -106,58 +105,146 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
     private sealed class BlockingCall<TRequest, TResponse>(
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation)
-        : MeshCallInfo(context.Method.FullName, context.Options.Deadline)
+        : MeshCallInfo
         where TRequest : class
         where TResponse : class
     {
+        public override string Method => context.Method.FullName;
+
+        public override DateTime? Deadline => UtcDeadline(context.Options.Deadline);
+
         public override bool CanRetry => true;
 
         public TResponse Invoke() => continuation(request, context);
     }
 
-    private sealed class UnaryCall<TRequest, TResponse>(
-        ResilienceInterceptor owner, TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
-        : MeshCallInfo(context.Method.FullName, context.Options.Deadline)
+    /// <summary>
+    /// One logical unary call. When the pipeline completes synchronously (a call that has already completed, or a
+    /// rejection by an open breaker), the caller gets the attempt's own call (or a failed one) and this object goes back
+    /// to a per-thread cache; otherwise it carries the call until it ends, with the final attempt's headers, status and trailers.
+    /// </summary>
+    private sealed class UnaryCall<TRequest, TResponse> : MeshCallInfo
         where TRequest : class
         where TResponse : class
     {
+        [ThreadStatic]
+        private static UnaryCall<TRequest, TResponse>? t_cached;
+
+        private ResilienceInterceptor _owner = null!;
+        private TRequest _request = null!;
+        private ClientInterceptorContext<TRequest, TResponse> _context;
+        private AsyncUnaryCallContinuation<TRequest, TResponse> _continuation = null!;
         private AsyncUnaryCall<TResponse>? _attempt;
         private Exception? _attemptFailure;
         private RpcException? _ownFailure;
         private Task<TResponse>? _response;
         private volatile bool _disposed;
 
+        public override string Method => _context.Method.FullName;
+
+        public override DateTime? Deadline => UtcDeadline(_context.Options.Deadline);
+
         public override bool CanRetry => !_disposed;
 
-        public AsyncUnaryCall<TResponse> Start()
+        public static AsyncUnaryCall<TResponse> Start(
+            ResilienceInterceptor owner, TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
         {
-            _response = RunAsync();
-            return new AsyncUnaryCall<TResponse>(
-                _response,
-                static s => ((UnaryCall<TRequest, TResponse>)s).HeadersAsync(),
-                static s => ((UnaryCall<TRequest, TResponse>)s).GetStatus(),
-                static s => ((UnaryCall<TRequest, TResponse>)s).GetTrailers(),
-                static s => ((UnaryCall<TRequest, TResponse>)s).Dispose(),
-                this);
+            var call = t_cached ?? new UnaryCall<TRequest, TResponse>();
+            t_cached = null;
+            call._owner = owner;
+            call._request = request;
+            call._context = context;
+            call._continuation = continuation;
+            return call.Run();
         }
 
-        private async Task<TResponse> RunAsync()
+        private AsyncUnaryCall<TResponse> Run()
         {
-            var start = owner._timeProvider.GetTimestamp();
-            var resilienceContext = ResilienceContextPool.Shared.Get(context.Options.CancellationToken);
-            resilienceContext.Properties.Set(Key, this);
+            var start = _owner._timeProvider.GetTimestamp();
+            var resilienceContext = ResilienceContextPool.Shared.Get(_context.Options.CancellationToken);
+            ValueTask<Outcome<TResponse>> pending;
+            try
+            {
+                pending = _owner._pipeline.ExecuteOutcomeAsync(static (context, call) => call.AttemptAsync(context), resilienceContext, this);
+            }
+            catch
+            {
+                ResilienceContextPool.Shared.Return(resilienceContext);
+                throw;
+            }
+
+            if (!pending.IsCompleted)
+            {
+                _response = CompleteAsync(pending, resilienceContext, start);
+                return new AsyncUnaryCall<TResponse>(
+                    _response,
+                    static s => ((UnaryCall<TRequest, TResponse>)s).HeadersAsync(),
+                    static s => ((UnaryCall<TRequest, TResponse>)s).GetStatus(),
+                    static s => ((UnaryCall<TRequest, TResponse>)s).GetTrailers(),
+                    static s => ((UnaryCall<TRequest, TResponse>)s).Dispose(),
+                    this);
+            }
+
+            var outcome = pending.Result;
+            ResilienceContextPool.Shared.Return(resilienceContext);
+            var failure = _owner.Completed(Method, start, outcome.Exception);
+            AsyncUnaryCall<TResponse> result;
+            if (_attempt is { } attempt && (failure is null || ReferenceEquals(failure, _attemptFailure)))
+            {
+                // The last attempt is the caller's call: its response (or failure), headers, status and trailers.
+                result = attempt;
+            }
+            else if (failure is RpcException own)
+            {
+                // Rejected by the breaker or cancelled before an attempt ran (or after one that the caller never sees).
+                _attempt?.Dispose();
+                result = Failed(own);
+            }
+            else
+            {
+                // Not a gRPC failure (such as an exception of the call invoker): kept as the call's outcome, as for an asynchronous end.
+                _response = failure is null ? Task.FromResult(outcome.Result!) : Task.FromException<TResponse>(failure);
+                return new AsyncUnaryCall<TResponse>(
+                    _response,
+                    static s => ((UnaryCall<TRequest, TResponse>)s).HeadersAsync(),
+                    static s => ((UnaryCall<TRequest, TResponse>)s).GetStatus(),
+                    static s => ((UnaryCall<TRequest, TResponse>)s).GetTrailers(),
+                    static s => ((UnaryCall<TRequest, TResponse>)s).Dispose(),
+                    this);
+            }
+
+            // Nothing refers to this object any more: the next call on this thread reuses it.
+            _owner = null!;
+            _request = null!;
+            _context = default;
+            _continuation = null!;
+            _attempt = null;
+            _attemptFailure = null;
+            t_cached = this;
+            return result;
+        }
+
+        private static AsyncUnaryCall<TResponse> Failed(RpcException failure) => new(
+            Task.FromException<TResponse>(failure),
+            static s => Task.FromException<Metadata>((RpcException)s),
+            static s => ((RpcException)s).Status,
+            static s => ((RpcException)s).Trailers,
+            static _ => { },
+            failure);
+
+        private async Task<TResponse> CompleteAsync(ValueTask<Outcome<TResponse>> pending, ResilienceContext resilienceContext, long start)
+        {
             Outcome<TResponse> outcome;
             try
             {
-                outcome = await owner._pipeline.ExecuteOutcomeAsync(static (_, call) => call.AttemptAsync(), resilienceContext, this)
-                    .ConfigureAwait(false);
+                outcome = await pending.ConfigureAwait(false);
             }
             finally
             {
                 ResilienceContextPool.Shared.Return(resilienceContext);
             }
 
-            var failure = owner.Completed(Method, start, outcome.Exception);
+            var failure = _owner.Completed(Method, start, outcome.Exception);
             if (failure is null)
             {
                 return outcome.Result!;
@@ -172,7 +259,8 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             return default;
         }
 
-        private async ValueTask<Outcome<TResponse>> AttemptAsync()
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        private async ValueTask<Outcome<TResponse>> AttemptAsync(ResilienceContext resilienceContext)
         {
             if (_disposed)
             {
@@ -180,7 +268,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             }
 
             _attempt?.Dispose();
-            var call = continuation(request, context);
+            var call = _continuation(_request, _context);
             _attempt = call;
             try
             {
@@ -189,6 +277,9 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             catch (RpcException ex)
             {
                 _attemptFailure = ex;
+
+                // The retry strategy reads the call only after a failed attempt.
+                resilienceContext.Properties.Set(Key, this);
                 return Outcome.FromException<TResponse>(ex);
             }
         }
@@ -220,7 +311,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
     private sealed class ServerStreamingCall<TRequest, TResponse>(
         ResilienceInterceptor owner, TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation)
-        : MeshCallInfo(context.Method.FullName, context.Options.Deadline), IAsyncStreamReader<TResponse>
+        : MeshCallInfo, IAsyncStreamReader<TResponse>
         where TRequest : class
         where TResponse : class
     {
@@ -232,6 +323,10 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         private long _start;
         private int _completed;
         private volatile bool _disposed;
+
+        public override string Method => context.Method.FullName;
+
+        public override DateTime? Deadline => UtcDeadline(context.Options.Deadline);
 
         public override bool CanRetry => !_disposed;
 

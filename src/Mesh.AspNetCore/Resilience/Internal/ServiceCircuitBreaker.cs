@@ -40,6 +40,7 @@ internal sealed class ServiceCircuitBreaker(string serviceId, TimeProvider timeP
     private int _trialSuccesses;
     private long _openedAt;
     private TimeSpan _openFor;
+    private RejectionText? _rejectionText;
 
     public string ServiceId { get; } = serviceId;
 
@@ -138,15 +139,29 @@ internal sealed class ServiceCircuitBreaker(string serviceId, TimeProvider timeP
         return transition;
     }
 
-    /// <summary>The exception an open (or saturated half-open) breaker fails a call with.</summary>
+    /// <summary>
+    /// The exception an open (or saturated half-open) breaker fails a call with: a new one each time, whose status and
+    /// message are shared by the rejections of the same tenth of a second (they read the same).
+    /// </summary>
     public RpcException CreateRejection(TimeSpan retryAfter, int trialLimit)
     {
-        var message = retryAfter > TimeSpan.Zero
-            ? string.Create(CultureInfo.InvariantCulture,
-                $"The circuit breaker of service '{ServiceId}' is open; calls are rejected for another {Math.Ceiling(retryAfter.TotalMilliseconds / 100) / 10:0.0} s.")
-            : string.Create(CultureInfo.InvariantCulture,
-                $"The circuit breaker of service '{ServiceId}' is half-open and its {trialLimit} trial call(s) are in progress; calls are rejected until they end (0.0 s left of the open period).");
-        return new CircuitOpenException(new Status(StatusCode.Unavailable, message));
+        // Tenths of a second left, rounded up; a saturated half-open breaker is keyed by its trial limit (as a negative).
+        var key = retryAfter > TimeSpan.Zero ? (long)Math.Ceiling(retryAfter.TotalMilliseconds / 100) : -1L - trialLimit;
+        var text = _rejectionText;
+        if (text is null || text.Key != key)
+        {
+            var detail = key >= 0
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"The circuit breaker of service '{ServiceId}' is open; calls are rejected for another {key / 10d:0.0} s.")
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"The circuit breaker of service '{ServiceId}' is half-open and its {trialLimit} trial call(s) are in progress; calls are rejected until they end (0.0 s left of the open period).");
+            var status = new Status(StatusCode.Unavailable, detail);
+            text = new RejectionText(key, status, status.ToString());
+            _rejectionText = text;
+        }
+
+        // The message is the one RpcException(Status) would build.
+        return new RpcException(text.Status, Metadata.Empty, text.Message);
     }
 
     private CircuitTransition Open(TimeProvider time, StatusCode status, CircuitBreakerSettings settings)
@@ -169,6 +184,9 @@ internal sealed class ServiceCircuitBreaker(string serviceId, TimeProvider timeP
         return new CircuitTransition(from, state, status, 0, TimeSpan.Zero);
     }
 
+    /// <summary>The status and message of the rejections with the same time left.</summary>
+    private sealed record RejectionText(long Key, Status Status, string Message);
+
     private void Raise(CircuitTransition transition)
     {
         if (transition.HasValue)
@@ -177,6 +195,3 @@ internal sealed class ServiceCircuitBreaker(string serviceId, TimeProvider timeP
         }
     }
 }
-
-/// <summary>The <see cref="RpcException"/> of a call rejected by an open circuit breaker; retries end on it.</summary>
-internal sealed class CircuitOpenException(Status status) : RpcException(status);
