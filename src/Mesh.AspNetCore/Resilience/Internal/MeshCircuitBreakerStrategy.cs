@@ -38,7 +38,9 @@ internal sealed class MeshCircuitBreakerStrategy(
     /// <summary>The rejection of the current attempt, when the breaker rejected it.</summary>
     public static readonly ResiliencePropertyKey<RpcException> RejectionKey = new("Mesh.CircuitRejection");
 
-    private static readonly ResilienceEvent Rejected = new(ResilienceEventSeverity.Warning, "OnMeshCircuitRejected");
+    // One per rejected call while the breaker is open: Debug, so that an open breaker under load does not flood the
+    // logs; the opening itself is logged as a warning.
+    private static readonly ResilienceEvent Rejected = new(ResilienceEventSeverity.Debug, "OnMeshCircuitRejected");
     private static readonly ResilienceEvent Opened = new(ResilienceEventSeverity.Error, "OnMeshCircuitOpened");
     private static readonly ResilienceEvent HalfOpened = new(ResilienceEventSeverity.Warning, "OnMeshCircuitHalfOpened");
     private static readonly ResilienceEvent Closed = new(ResilienceEventSeverity.Information, "OnMeshCircuitClosed");
