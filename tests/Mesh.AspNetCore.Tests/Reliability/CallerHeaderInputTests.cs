@@ -25,6 +25,7 @@ public sealed class CallerHeaderInputTests
         { "control character U+0001", ["svc\u0001a"] },
         { "control character U+001F", ["\u001fsvc"] },
         { "delete character U+007F", ["svc\u007f"] },
+        { "repeated", ["svc-a", "svc-b"] },
     };
 
     [Theory]
