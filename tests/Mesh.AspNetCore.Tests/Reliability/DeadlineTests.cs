@@ -136,6 +136,8 @@ public sealed class DeadlineTests
             status = ex.StatusCode;
         }
 
-        return (status, CallTimeline.Clock.GetElapsedTime(started), deadline);
+        var elapsed = CallTimeline.Clock.GetElapsedTime(started);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{status} after {elapsed.TotalMilliseconds:0.0} ms, deadline {budget.TotalMilliseconds} ms");
+        return (status, elapsed, deadline);
     }
 }
