@@ -108,7 +108,7 @@ public static class DemoRunner
             var nextTable = TimeSpan.FromSeconds(1);
             while (phaseClock.Elapsed < phase.Length && !cancellationToken.IsCancellationRequested)
             {
-                traffic.Fire(burst: p == 4 ? 4 : 1);
+                traffic.Fire(burst: p == 4 ? 2 : 1);
                 await Task.Delay(interval, cancellationToken);
                 if (!options.Quiet && phaseClock.Elapsed >= nextTable)
                 {

@@ -22,8 +22,7 @@ public static partial class MeshServiceCollectionExtensions
     public static ISecureMeshBuilder AddSecureMesh(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        return AddSecureMeshCore(services, new MeshConfigurationSource(
-            static sp => sp.GetRequiredService<IConfiguration>().GetSection(SecureMeshOptions.SectionName)));
+        return AddSecureMeshCore(services, MeshConfigurationSource.Default);
     }
 
     /// <summary>
@@ -36,7 +35,7 @@ public static partial class MeshServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
-        return AddSecureMeshCore(services, new MeshConfigurationSource(_ => section));
+        return AddSecureMeshCore(services, MeshConfigurationSource.For(section));
     }
 
     /// <summary>
@@ -56,7 +55,7 @@ public static partial class MeshServiceCollectionExtensions
 
     private static SecureMeshBuilder AddSecureMeshCore(IServiceCollection services, MeshConfigurationSource? source)
     {
-        if (source is not null)
+        if (source is not null && !services.Any(d => d.ImplementationInstance is MeshConfigurationSource known && known.IsSameAs(source)))
         {
             services.AddSingleton(source);
         }

@@ -68,7 +68,7 @@ public static partial class SecureMeshBuilderExtensions
                 provider.GetRequiredService<MeshMetrics>(),
                 provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IOptionsChangeTokenSource<GrpcClientFactoryOptions>>(
-            provider => new DiscoveryChangeTokenSource(registration.ClientName, provider.GetServices<IOptionsChangeTokenSource<SecureMeshOptions>>()));
+            provider => new DiscoveryChangeTokenSource(registration.ClientName, provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()));
         services.TryAddTransient<IMeshClient<TClient>>(provider => new MeshClient<TClient>(
             provider.GetRequiredService<TClient>(), serviceId, provider.GetRequiredService<CircuitBreakerRegistry>()));
         return builder;

@@ -19,7 +19,23 @@ public sealed class MeshServiceCollectionExtensionsTests
         twice.AddSecureMesh();
         twice.AddSecureMesh();
 
-        Assert.Equal(once.Count, twice.Count - 1); // the second call adds only its configuration source
+        Assert.Equal(once.Count, twice.Count);
+    }
+
+    [Fact]
+    public void AddSecureMesh_SameSectionTwice_BindsItOnce()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Orders:ServiceId"] = "o", ["Orders:Discovery:Services:0:Id"] = "a", ["Orders:Discovery:Services:0:Host"] = "h", ["Orders:Discovery:Services:0:Port"] = "1" })
+            .Build();
+        var services = new ServiceCollection().AddLogging();
+        services.AddSecureMesh(configuration.GetSection("Orders"));
+        services.AddSecureMesh(configuration.GetSection("Orders"));
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<IOptions<SecureMeshOptions>>().Value;
+
+        Assert.Single(options.Discovery.Services);
     }
 
     [Fact]

@@ -50,4 +50,37 @@ public sealed class InboundRateLimitGateTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    [Fact]
+    public void TryAdmit_RejectedCaller_AllocatesNothingAndGivesTheTimeLeft()
+    {
+        var time = new FakeTimeProvider();
+        var services = new ServiceCollection().AddLogging().AddSingleton<TimeProvider>(time);
+        services.AddSecureMesh(o =>
+        {
+            o.ServiceId = "svc";
+            o.Resilience.RateLimit.MaxRequests = 1;
+            o.Resilience.RateLimit.WindowMs = 10_000;
+        });
+        using var provider = services.BuildServiceProvider();
+        var gate = provider.GetRequiredService<InboundRateLimitGate>();
+        var context = new DefaultHttpContext();
+        context.Connection.RemoteIpAddress = IPAddress.Loopback;
+        context.Request.Headers["x-mesh-service-id"] = "svc-a";
+        Assert.True(gate.TryAdmit(context, "grpc", out _));
+        time.Advance(TimeSpan.FromSeconds(4));
+        Assert.False(gate.TryAdmit(context, "grpc", out _));
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var rejected = 0;
+        var retryAfter = TimeSpan.Zero;
+        for (var i = 0; i < 10_000; i++)
+        {
+            rejected += gate.TryAdmit(context, "grpc", out retryAfter) ? 0 : 1;
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(10_000, rejected);
+        Assert.Equal(TimeSpan.FromSeconds(6), retryAfter);
+    }
 }

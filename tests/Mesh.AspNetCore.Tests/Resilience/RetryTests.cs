@@ -372,4 +372,39 @@ public sealed class RetryTests
         Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
         Assert.Equal(1, script.Calls);
     }
+
+    [Fact]
+    public async Task BlockingCall_TransientFailure_IsRetried()
+    {
+        var time = new TrackingTimeProvider();
+        var script = new EchoScript(time) { Say = EchoScript.FailFirst(1, StatusCode.Unavailable) };
+        await using var server = await EchoServer.StartAsync(script);
+        await using var client = await MeshClientHost.StartAsync(MeshConfig.For(server.Port), m => m.AddClient<InventoryClient>("inventory-service"), time);
+        var inventory = client.Get<InventoryClient>();
+
+        var call = Task.Run(() => inventory.Say(Hello, cancellationToken: Ct), Ct);
+        var delays = await time.DriveAsync(call);
+
+        Assert.Equal("hello", (await call).Text);
+        Assert.Equal([1000], delays.Select(d => d.TotalMilliseconds));
+        Assert.Equal(["order-service", "order-service"], script.Callers);
+    }
+
+    [Fact]
+    public async Task Call_UseJitter_RandomisesDelaysWithinMaxDelay()
+    {
+        var time = new TrackingTimeProvider();
+        var script = new EchoScript(time) { Say = EchoScript.FailWith(StatusCode.Unavailable) };
+        await using var server = await EchoServer.StartAsync(script);
+        var resilience = """{ "Retry": { "MaxAttempts": 6, "InitialDelay": 1000, "MaxDelay": 3000, "UseJitter": true }, "CircuitBreaker": { "Enabled": false } }""";
+        await using var client = await MeshClientHost.StartAsync(MeshConfig.For(server.Port, resilience), m => m.AddClient<InventoryClient>("inventory-service"), time);
+
+        var call = client.Get<InventoryClient>().SayAsync(Hello, cancellationToken: Ct).ResponseAsync;
+        var delays = (await time.DriveAsync(call)).Select(d => d.TotalMilliseconds).ToList();
+
+        Assert.Equal(6, delays.Count);
+        Assert.All(delays, d => Assert.InRange(d, 0.001, 3000));
+        Assert.NotEqual([1000, 2000, 3000, 3000, 3000, 3000], delays);
+        Assert.Equal(7, script.Calls);
+    }
 }

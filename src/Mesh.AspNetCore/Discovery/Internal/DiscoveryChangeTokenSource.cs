@@ -6,12 +6,34 @@ namespace Mesh.AspNetCore.Discovery.Internal;
 
 /// <summary>
 /// Makes a mesh client's <see cref="GrpcClientFactoryOptions"/> (its address) follow reloads of the mesh options, so
-/// that channels the client factory creates after a reload use the reloaded discovery entry.
+/// that channels the client factory creates after a reload use the reloaded discovery entry. It signals after the
+/// mesh options monitor has taken the new values, because the client factory's monitor rebuilds its options at once.
 /// </summary>
-internal sealed class DiscoveryChangeTokenSource(string name, IEnumerable<IOptionsChangeTokenSource<SecureMeshOptions>> sources)
-    : IOptionsChangeTokenSource<GrpcClientFactoryOptions>
+internal sealed class DiscoveryChangeTokenSource : IOptionsChangeTokenSource<GrpcClientFactoryOptions>, IDisposable
 {
-    public string Name { get; } = name;
+    private readonly IDisposable? _subscription;
+    private CancellationTokenSource _changed = new();
 
-    public IChangeToken GetChangeToken() => new CompositeChangeToken([.. sources.Select(s => s.GetChangeToken())]);
+    public DiscoveryChangeTokenSource(string name, IOptionsMonitor<SecureMeshOptions> monitor)
+    {
+        Name = name;
+        _subscription = monitor.OnChange(_ => OnMeshOptionsChanged());
+    }
+
+    public string Name { get; }
+
+    public IChangeToken GetChangeToken() => new CancellationChangeToken(Volatile.Read(ref _changed).Token);
+
+    public void Dispose()
+    {
+        _subscription?.Dispose();
+        _changed.Dispose();
+    }
+
+    private void OnMeshOptionsChanged()
+    {
+        var previous = Interlocked.Exchange(ref _changed, new CancellationTokenSource());
+        previous.Cancel();
+        previous.Dispose();
+    }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Threading.RateLimiting;
 using Mesh.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -28,15 +27,12 @@ internal sealed partial class InboundRateLimitGate(
         }
 
         var caller = CallerIdentity.Resolve(context, limit.PartitionBy);
-        using var lease = limiter.AttemptAcquire(caller);
-        if (lease.IsAcquired)
+        if (limiter.TryAcquire(caller, out retryAfter))
         {
             metrics.RateLimitDecision(admitted: true, transport);
-            retryAfter = default;
             return true;
         }
 
-        lease.TryGetMetadata(MetadataName.RetryAfter, out retryAfter);
         metrics.RateLimitDecision(admitted: false, transport);
         LogRejected(logger, caller, transport, ToPushbackMilliseconds(retryAfter));
         return false;

@@ -53,12 +53,23 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
         return new RateLimiterStatistics { CurrentAvailablePermits = available };
     }
 
-    protected override RateLimitLease AttemptAcquireCore(CallerKey resource, int permitCount)
+    protected override RateLimitLease AttemptAcquireCore(CallerKey resource, int permitCount) =>
+        TryAcquire(resource, permitCount, out var retryAfter) ? AcquiredLease.Instance : new RejectedLease(retryAfter);
+
+    /// <summary>
+    /// Takes one permit from <paramref name="resource"/>'s window, or gives the time until the window admits again.
+    /// The per-request path of the inbound gate: unlike <see cref="PartitionedRateLimiter{TResource}.AttemptAcquire"/>
+    /// it creates no lease, so a rejection allocates nothing either.
+    /// </summary>
+    internal bool TryAcquire(CallerKey resource, out TimeSpan retryAfter) => TryAcquire(resource, 1, out retryAfter);
+
+    private bool TryAcquire(CallerKey resource, int permitCount, out TimeSpan retryAfter)
     {
+        retryAfter = default;
         var limit = _options.CurrentValue.Resilience.RateLimit;
         if (!limit.IsEnabled)
         {
-            return AcquiredLease.Instance;
+            return true;
         }
 
         var maxRequests = limit.MaxRequests.GetValueOrDefault(int.MaxValue);
@@ -84,7 +95,7 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
                 {
                     if (permitCount == 0)
                     {
-                        return AcquiredLease.Instance;
+                        return true;
                     }
 
                     window.Start = now;
@@ -94,10 +105,11 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
                 if (maxRequests - window.Count >= permitCount)
                 {
                     window.Count += permitCount;
-                    return AcquiredLease.Instance;
+                    return true;
                 }
 
-                return new RejectedLease(_time.GetElapsedTime(now, window.Start + length));
+                retryAfter = _time.GetElapsedTime(now, window.Start + length);
+                return false;
             }
         }
     }

@@ -11,21 +11,23 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// </summary>
 internal sealed class RateLimitInterceptor(InboundRateLimitGate gate) : Interceptor
 {
+    // A rejection is thrown rather than returned as a faulted task: grpc-dotnet then rethrows it one time less, which
+    // saves about 0.5 KB per rejected call (ServerRateLimitBenchmarks, raw HTTP/2 rows).
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
-        TryAdmit(context, out var rejection) ? continuation(request, context) : Task.FromException<TResponse>(rejection);
+        TryAdmit(context, out var rejection) ? continuation(request, context) : throw rejection;
 
     public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
         IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
-        TryAdmit(context, out var rejection) ? continuation(requestStream, context) : Task.FromException<TResponse>(rejection);
+        TryAdmit(context, out var rejection) ? continuation(requestStream, context) : throw rejection;
 
     public override Task ServerStreamingServerHandler<TRequest, TResponse>(
         TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
-        TryAdmit(context, out var rejection) ? continuation(request, responseStream, context) : Task.FromException(rejection);
+        TryAdmit(context, out var rejection) ? continuation(request, responseStream, context) : throw rejection;
 
     public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
         IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
-        TryAdmit(context, out var rejection) ? continuation(requestStream, responseStream, context) : Task.FromException(rejection);
+        TryAdmit(context, out var rejection) ? continuation(requestStream, responseStream, context) : throw rejection;
 
     private bool TryAdmit(ServerCallContext context, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out RpcException? rejection)
     {

@@ -223,5 +223,7 @@ internal sealed partial class ResilienceInterceptor
         public Task CompleteAsync() => Task.FromException(rejection);
 
         public Task WriteAsync(T message) => Task.FromException(rejection);
+
+        public Task WriteAsync(T message, CancellationToken cancellationToken) => Task.FromException(rejection);
     }
 }

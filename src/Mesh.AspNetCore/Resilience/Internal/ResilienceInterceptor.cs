@@ -86,6 +86,8 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     {
         var failure = exception switch
         {
+            // The caller sees a plain RpcException; the subtype only tells the retry strategy to stop.
+            CircuitOpenException open => new RpcException(open.Status, open.Trailers),
             null or RpcException => exception,
             OperationCanceledException canceled => new RpcException(new Status(StatusCode.Cancelled, "The call was cancelled by the caller.", canceled)),
             _ => exception,

@@ -1,0 +1,30 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using Perfolizer.Horology;
+
+namespace Mesh.AspNetCore.Benchmarks;
+
+/// <summary>
+/// Runs the benchmarks: <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --filter '*'</c>.
+/// Add <c>--quick</c> (this project's short job: 3 warmups and 15 measured iterations of 200 ms, a few minutes for the
+/// whole suite on 2 cores) or BenchmarkDotNet's own <c>--job short</c> (3 and 3).
+/// </summary>
+public static class Program
+{
+    public const string QuickOption = "--quick";
+
+    public static void Main(string[] args)
+    {
+        var quick = args.Contains(QuickOption, StringComparer.OrdinalIgnoreCase);
+        var config = quick
+            ? DefaultConfig.Instance.AddJob(Job.Default
+                .WithWarmupCount(3)
+                .WithIterationCount(15)
+                .WithIterationTime(TimeInterval.FromMilliseconds(200))
+                .WithId("Quick"))
+            : null;
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly)
+            .Run([.. args.Where(a => !string.Equals(a, QuickOption, StringComparison.OrdinalIgnoreCase))], config);
+    }
+}
