@@ -5,7 +5,7 @@ using Mesh.AspNetCore.Tests.Protos;
 namespace Mesh.AspNetCore.Tests.Reliability;
 
 /// <summary>One logical call of a <see cref="SteadyLoad"/>: how it ended and when, on the real clock.</summary>
-public readonly record struct CallRecord(StatusCode Status, long Started, long Ended)
+public readonly record struct CallRecord(StatusCode Status, string? Detail, long Started, long Ended)
 {
     public TimeSpan Duration => CallTimeline.Clock.GetElapsedTime(Started, Ended);
 }
@@ -51,6 +51,7 @@ public sealed class SteadyLoad
             Interlocked.Increment(ref _started);
             var started = CallTimeline.Clock.GetTimestamp();
             StatusCode status;
+            string? detail = null;
             try
             {
                 await client.SayAsync(request, deadline: DateTime.UtcNow + deadline, cancellationToken: TestContext.Current.CancellationToken);
@@ -59,9 +60,10 @@ public sealed class SteadyLoad
             catch (RpcException ex)
             {
                 status = ex.StatusCode;
+                detail = ex.Status.Detail;
             }
 
-            _calls.Enqueue(new CallRecord(status, started, CallTimeline.Clock.GetTimestamp()));
+            _calls.Enqueue(new CallRecord(status, detail, started, CallTimeline.Clock.GetTimestamp()));
             try
             {
                 await timer.WaitForNextTickAsync(_stop.Token);
