@@ -104,6 +104,17 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
     private static RpcException Disposed() => new(new Status(StatusCode.Cancelled, "The call was disposed."));
 
+    /// <summary>
+    /// Marks the failure of a call the caller disposed as observed: nobody will read it, and, as with gRPC's own calls,
+    /// it must not be reported as an unobserved task exception.
+    /// </summary>
+    private static void ObserveAfterDispose(Task? task) =>
+        task?.ContinueWith(
+            static t => _ = t.Exception,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
     private sealed class BlockingCall<TRequest, TResponse>(
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation)
         : MeshCallInfo(context.Method.FullName, context.Options.Deadline)
@@ -215,6 +226,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         {
             _disposed = true;
             _attempt?.Dispose();
+            ObserveAfterDispose(_response);
         }
     }
 
@@ -356,6 +368,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             _disposed = true;
             _attempt?.Dispose();
             Complete(Disposed());
+            ObserveAfterDispose(_first);
         }
     }
 }
