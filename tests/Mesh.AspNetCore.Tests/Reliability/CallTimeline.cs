@@ -73,21 +73,26 @@ public sealed class CallTimeline : IDisposable
         };
         _listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
         {
+            string? from = null, to = null;
             foreach (var tag in tags)
             {
-                if (tag.Key == MeshMetrics.ToStateTag)
+                if (tag.Key == MeshMetrics.FromStateTag)
                 {
-                    Add(
-                        (string?)tag.Value switch
-                        {
-                            "open" => TimelineEvent.Opened,
-                            "half_open" => TimelineEvent.HalfOpened,
-                            _ => TimelineEvent.Closed,
-                        },
-                        StatusCode.OK,
-                        null);
+                    from = (string?)tag.Value;
+                }
+                else if (tag.Key == MeshMetrics.ToStateTag)
+                {
+                    to = (string?)tag.Value;
                 }
             }
+
+            var what = to switch
+            {
+                "open" => TimelineEvent.Opened,
+                "half_open" => TimelineEvent.HalfOpened,
+                _ => TimelineEvent.Closed,
+            };
+            Add(what, StatusCode.OK, from);
         });
         _listener.Start();
     }
@@ -143,7 +148,7 @@ public sealed class CallTimeline : IDisposable
             TimelineEvent.AttemptSucceeded => "ok",
             TimelineEvent.AttemptFailed => $"{e.Status}({e.Note})",
             TimelineEvent.Mark => $"[{e.Note} at {Clock.GetElapsedTime(start.Timestamp, e.Timestamp).TotalMilliseconds:0} ms]",
-            _ => $"[{e.Event} at {Clock.GetElapsedTime(start.Timestamp, e.Timestamp).TotalMilliseconds:0} ms]",
+            _ => $"[{e.Event} from {e.Note} at {Clock.GetElapsedTime(start.Timestamp, e.Timestamp).TotalMilliseconds:0} ms]",
         }));
     }
 

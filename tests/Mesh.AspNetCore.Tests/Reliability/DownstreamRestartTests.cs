@@ -2,10 +2,13 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Grpc.Core;
+using Grpc.Net.Client;
+using Grpc.Net.ClientFactory;
 using Mesh.AspNetCore.Tests.Infrastructure;
 using Mesh.AspNetCore.Tests.Resilience;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Mesh.AspNetCore.Tests.Reliability;
 
@@ -40,6 +43,30 @@ public sealed class DownstreamRestartTests
         await RestartUnderLoadAsync();
 
         Assert.Empty(await unobserved.CollectAsync());
+    }
+
+    /// <summary>
+    /// The restart test shows the effect when the restart comes just after one of the channel's connection attempts;
+    /// this one pins the cause for every restart: the channel never waits longer between connection attempts than the
+    /// mesh waits before trying the service again.
+    /// </summary>
+    [Theory]
+    [InlineData("""{ "CircuitBreaker": { "Timeout": 300 } }""", 300, 300)]
+    [InlineData("""{ }""", 1_000, 60_000)]
+    [InlineData("""{ "CircuitBreaker": { "Enabled": false }, "Retry": { "MaxDelay": 5000 } }""", 1_000, 5_000)]
+    [InlineData("""{ "CircuitBreaker": { "Timeout": 600000 } }""", 1_000, 120_000)]
+    public async Task AddClient_ChannelReconnectBackoff_NoLongerThanTheMeshWaitsToTryAgain(string resilience, int initialMs, int maxMs)
+    {
+        await using var client = await MeshClientHost.StartAsync(MeshConfig.For(FreePort.Next(), resilience), m => m.AddClient<InventoryClient>("inventory-service"));
+        var factoryOptions = client.Get<IOptionsMonitor<GrpcClientFactoryOptions>>().Get(nameof(InventoryClient));
+        var channel = new GrpcChannelOptions();
+
+        foreach (var configure in factoryOptions.ChannelOptionsActions)
+        {
+            configure(channel);
+        }
+
+        Assert.Equal((TimeSpan.FromMilliseconds(initialMs), TimeSpan.FromMilliseconds(maxMs)), (channel.InitialReconnectBackoff, channel.MaxReconnectBackoff));
     }
 
     // Not inlined: the hosts, channels and tasks of the scenario must be unreachable when the test collects garbage.
@@ -91,7 +118,7 @@ public sealed class DownstreamRestartTests
         Assert.Contains(calls, c => c.Status == StatusCode.Unavailable);
 
         // The breaker's transitions after the stop: open, then (half-open, open)* while down, then half-open, closed.
-        var transitions = entries.Where(e => e.Event is TimelineEvent.Opened or TimelineEvent.HalfOpened or TimelineEvent.Closed).ToList();
+        var transitions = InStateOrder(entries);
         Assert.True(transitions[0].Index > stop.Index, described);
         Assert.Equal(TimelineEvent.Closed, transitions[^1].Event);
         for (var i = 0; i < transitions.Count - 1; i++)
@@ -117,22 +144,26 @@ public sealed class DownstreamRestartTests
         Assert.True(failedFastWhileOpen >= 10, $"only {failedFastWhileOpen} calls ended while the breaker was open");
 
         // Each half-open comes at least Timeout after the failure that opened the breaker: the FailureThreshold-th failed
-        // attempt after the stop for the first, the first failed trial for the next ones. Both were recorded before the
-        // breaker saw them, so the measured gap is never longer than the real one.
+        // attempt after the stop for the first; for the next ones, the first failure recorded after the open before the
+        // previous half-open (the failed trial of that half-open, or an earlier one). Failures are recorded before the
+        // breaker sees them, so the measured gap is never longer than the real one.
         var openedBy = failedBeforeOpen[FailureThreshold - 1].Timestamp;
-        foreach (var halfOpen in transitions.Where(t => t.Event == TimelineEvent.HalfOpened))
+        for (var i = 1; i < transitions.Count; i += 2)
         {
+            var halfOpen = transitions[i];
+            Assert.Equal(TimelineEvent.HalfOpened, halfOpen.Event);
             var sinceOpened = CallTimeline.Clock.GetElapsedTime(openedBy, halfOpen.Timestamp);
             Assert.True(sinceOpened >= TimeSpan.FromMilliseconds(BreakMs), $"half-open {sinceOpened.TotalMilliseconds} ms after it opened: {described}");
-            var trialFailure = entries.FirstOrDefault(e => e.Index > halfOpen.Index && e.Event == TimelineEvent.AttemptFailed);
-            openedBy = trialFailure.Timestamp;
+            openedBy = entries.FirstOrDefault(e => e.Index > transitions[i - 1].Index && e.Event == TimelineEvent.AttemptFailed).Timestamp;
         }
 
         // It closes after the restart, once SuccessThreshold trials succeeded, with at most SuccessThreshold trials at once.
-        var lastHalfOpen = transitions[^2];
+        // (Counted from the open before the last half-open: transitions raised on two threads may be recorded in
+        // either order, but no attempt starts while the breaker is open.)
+        var lastOpen = transitions[^3];
         var closed = transitions[^1];
-        var trials = Between(entries, lastHalfOpen, closed);
-        Assert.True(lastHalfOpen.Index > restart.Index, described);
+        var trials = Between(entries, lastOpen, closed);
+        Assert.True(closed.Index > restart.Index, described);
         // A trial's success is recorded before the breaker counts it, so a third trial (admitted when the first freed
         // its slot) may be recorded as successful before the breaker closed on the second.
         Assert.True(trials.Count(e => e.Event == TimelineEvent.AttemptSucceeded) >= SuccessThreshold, described);
@@ -145,6 +176,32 @@ public sealed class DownstreamRestartTests
         Assert.True(halfOpensAfterRestart <= 3, $"{halfOpensAfterRestart} half-open periods after the restart: {described}");
         Assert.DoesNotContain(entries, e => e.Index > closed.Index && e.Event == TimelineEvent.AttemptFailed);
         Assert.Equal(CircuitState.Closed, stateAtEnd);
+    }
+
+    /// <summary>
+    /// The breaker's transitions in the order they happened. Each is raised after the breaker's lock is released, so
+    /// two raised on different threads can be recorded the other way round; following each one's "from" state puts
+    /// them back in order.
+    /// </summary>
+    private static List<TimelineEntry> InStateOrder(IReadOnlyList<TimelineEntry> entries)
+    {
+        var pending = entries.Where(e => e.Event is TimelineEvent.Opened or TimelineEvent.HalfOpened or TimelineEvent.Closed).ToList();
+        var ordered = new List<TimelineEntry>();
+        var state = "closed";
+        while (pending.FirstOrDefault(t => t.Note == state) is { Note: not null } next)
+        {
+            ordered.Add(next);
+            pending.Remove(next);
+            state = next.Event switch
+            {
+                TimelineEvent.Opened => "open",
+                TimelineEvent.HalfOpened => "half_open",
+                _ => "closed",
+            };
+        }
+
+        Assert.True(pending.Count == 0, $"transitions that do not follow from the one before: {CallTimeline.Describe(entries)}");
+        return ordered;
     }
 
     /// <summary>The most attempts in flight at the same time.</summary>
