@@ -61,6 +61,8 @@ public static partial class SecureMeshBuilderExtensions
 
         services
             .AddGrpcClient<TClient>((provider, options) => options.Address = ResolveAddress(provider, registration))
+            .ConfigureChannel(static (provider, channel) => ChannelReconnectBackoff.Apply(
+                channel, provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>().CurrentValue.Resilience))
             .AddInterceptor(static provider => new ServiceIdHeaderInterceptor(provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()))
             .AddInterceptor(provider => new ResilienceInterceptor(
                 serviceId,

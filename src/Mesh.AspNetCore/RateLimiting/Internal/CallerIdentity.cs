@@ -6,8 +6,8 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 
 /// <summary>
 /// Resolves who is calling: the authenticated identity's name, else a well-formed <c>x-mesh-service-id</c> header,
-/// else the remote IP address. A header that is empty, repeated, longer than 256 characters or that contains a
-/// control character is treated as absent.
+/// else the remote IP address. A header that is empty, repeated, longer than 256 characters or that contains anything
+/// but printable ASCII without spaces (the rule for <c>Mesh:ServiceId</c>) is treated as absent.
 /// </summary>
 internal static class CallerIdentity
 {
@@ -49,7 +49,9 @@ internal static class CallerIdentity
 
         foreach (var c in value)
         {
-            if (char.IsControl(c))
+            // No mesh client sends a space, a control or a non-ASCII character. A space also marks a repeated header
+            // that the client folded into one "a, b" value, as HTTP clients do.
+            if (c is <= ' ' or >= (char)0x7F)
             {
                 return false;
             }

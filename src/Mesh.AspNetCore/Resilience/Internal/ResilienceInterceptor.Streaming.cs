@@ -87,17 +87,26 @@ internal sealed partial class ResilienceInterceptor
         where TRequest : class
         where TResponse : class
     {
+        private Task<TResponse>? _response;
+
         public AsyncClientStreamingCall<TRequest, TResponse> Start()
         {
             Run();
+            _response = ResponseAsync();
             return new AsyncClientStreamingCall<TRequest, TResponse>(
                 Attempt?.RequestStream ?? new RejectedWriter<TRequest>(OwnFailure!),
-                ResponseAsync(),
+                _response,
                 static s => ((ClientStreamingCall<TRequest, TResponse>)s).HeadersAsync(),
                 static s => ((ClientStreamingCall<TRequest, TResponse>)s).GetStatus(),
                 static s => ((ClientStreamingCall<TRequest, TResponse>)s).GetTrailers(),
-                static s => ((ClientStreamingCall<TRequest, TResponse>)s).Attempt?.Dispose(),
+                static s => ((ClientStreamingCall<TRequest, TResponse>)s).Dispose(),
                 this);
+        }
+
+        private void Dispose()
+        {
+            Attempt?.Dispose();
+            ObserveAfterDispose(_response);
         }
 
         protected override AsyncClientStreamingCall<TRequest, TResponse> StartAttempt() => continuation(context);

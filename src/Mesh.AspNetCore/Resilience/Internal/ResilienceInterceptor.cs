@@ -103,6 +103,30 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
     private static RpcException Disposed() => new(new Status(StatusCode.Cancelled, "The call was disposed."));
 
+    /// <summary>
+    /// Marks the failure of a call the caller disposed as observed: nobody will read it, and, as with gRPC's own calls,
+    /// it must not be reported as an unobserved task exception.
+    /// </summary>
+    private static void ObserveAfterDispose(Task? task)
+    {
+        if (task is null || task.IsCompletedSuccessfully)
+        {
+            return; // the usual case, a call disposed after its end: nothing to observe, nothing allocated
+        }
+
+        if (task.IsCompleted)
+        {
+            _ = task.Exception;
+            return;
+        }
+
+        task.ContinueWith(
+            static t => _ = t.Exception,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
     private sealed class BlockingCall<TRequest, TResponse>(
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation)
         : MeshCallInfo
@@ -306,6 +330,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         {
             _disposed = true;
             _attempt?.Dispose();
+            ObserveAfterDispose(_response);
         }
     }
 
@@ -451,6 +476,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             _disposed = true;
             _attempt?.Dispose();
             Complete(Disposed());
+            ObserveAfterDispose(_first);
         }
     }
 }

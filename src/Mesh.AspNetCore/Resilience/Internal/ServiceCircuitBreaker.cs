@@ -19,7 +19,7 @@ internal enum AttemptResult
 /// <summary>Admission granted by <see cref="ServiceCircuitBreaker.TryEnter"/>; outcomes of an older period are ignored.</summary>
 internal readonly record struct CircuitTicket(long Generation);
 
-/// <summary>A state change of a breaker, raised after its lock is released.</summary>
+/// <summary>A state change of a breaker, raised while its lock is held, so that observers see the changes in their order.</summary>
 internal readonly record struct CircuitTransition(CircuitState From, CircuitState To, StatusCode Status, int Failures, TimeSpan BreakDuration)
 {
     public bool HasValue => From != To;
@@ -91,9 +91,12 @@ internal sealed class ServiceCircuitBreaker(string serviceId, TimeProvider timeP
             }
 
             ticket = new CircuitTicket(_generation);
+
+            // Raised under the lock: raised after it, a trial admitted on another thread could fail and report the
+            // reopening before this thread reported the half-open it came from.
+            Raise(transition);
         }
 
-        Raise(transition);
         return admitted;
     }
 
@@ -133,9 +136,10 @@ internal sealed class ServiceCircuitBreaker(string serviceId, TimeProvider timeP
 
                     break;
             }
+
+            Raise(transition);
         }
 
-        Raise(transition);
         return transition;
     }
 
