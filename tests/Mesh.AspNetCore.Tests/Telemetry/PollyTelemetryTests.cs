@@ -1,8 +1,9 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Grpc.Core;
 using Mesh.AspNetCore.Tests.Protos;
 using Mesh.AspNetCore.Tests.Resilience;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace Mesh.AspNetCore.Tests.Telemetry;
 
@@ -13,7 +14,29 @@ public sealed class PollyTelemetryTests
     public async Task PollyMeter_RetriedMeshCall_ReportsOnRetryForThatServicesPipeline()
     {
         var serviceId = $"polly-{Guid.NewGuid():N}";
-        using var events = new MetricCollector<int>(null, "Polly", "resilience.polly.strategy.events");
+        var events = new ConcurrentQueue<(string? Pipeline, string? Event, int Value)>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "Polly" && instrument.Name == "resilience.polly.strategy.events")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<int>((_, value, tags, _) =>
+        {
+            string? pipeline = null, name = null;
+            foreach (var tag in tags)
+            {
+                pipeline = tag.Key == "pipeline.name" ? tag.Value as string : pipeline;
+                name = tag.Key == "event.name" ? tag.Value as string : name;
+            }
+
+            events.Enqueue((pipeline, name, value));
+        });
+        listener.Start();
         await using var server = await EchoServer.StartAsync(new EchoScript { Say = EchoScript.FailFirst(1, StatusCode.Unavailable) });
         await using var client = await MeshClientHost.StartAsync(
             $$"""
@@ -24,8 +47,7 @@ public sealed class PollyTelemetryTests
 
         await client.Get<InventoryClient>().SayAsync(new EchoRequest { Text = "x" }, cancellationToken: TestContext.Current.CancellationToken);
 
-        var retry = Assert.Single(events.GetMeasurementSnapshot(), m =>
-            Equals(m.Tags.GetValueOrDefault("pipeline.name"), "mesh-client:" + serviceId) && Equals(m.Tags.GetValueOrDefault("event.name"), "OnRetry"));
+        var retry = Assert.Single(events, e => e.Pipeline == "mesh-client:" + serviceId && e.Event == "OnRetry");
         Assert.Equal(1, retry.Value);
     }
 }
