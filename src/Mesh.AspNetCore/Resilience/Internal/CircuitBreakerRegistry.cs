@@ -16,6 +16,7 @@ internal sealed partial class CircuitBreakerRegistry : ICircuitStateReader
     private readonly MeshMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Action<string, CircuitTransition> _onTransition;
+    private readonly string[] _registered;
 
     public CircuitBreakerRegistry(
         IEnumerable<MeshClientRegistration> registrations,
@@ -27,9 +28,10 @@ internal sealed partial class CircuitBreakerRegistry : ICircuitStateReader
         _metrics = metrics;
         _logger = logger;
         _onTransition = OnTransition;
-        foreach (var registration in registrations)
+        _registered = registrations.Select(r => r.ServiceId).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
+        foreach (var serviceId in _registered)
         {
-            Get(registration.ServiceId);
+            Get(serviceId);
         }
     }
 
@@ -38,11 +40,20 @@ internal sealed partial class CircuitBreakerRegistry : ICircuitStateReader
 
     public CircuitState GetState(string serviceId) => Get(serviceId).State;
 
+    /// <summary>The registered clients' services in registration order, then any other service a breaker was made for.</summary>
     public IEnumerable<KeyValuePair<string, CircuitState>> GetCircuitStates()
     {
+        foreach (var id in _registered)
+        {
+            yield return new KeyValuePair<string, CircuitState>(id, Get(id).State);
+        }
+
         foreach (var (id, breaker) in _breakers)
         {
-            yield return new KeyValuePair<string, CircuitState>(id, breaker.State);
+            if (!_registered.Contains(id, StringComparer.OrdinalIgnoreCase))
+            {
+                yield return new KeyValuePair<string, CircuitState>(id, breaker.State);
+            }
         }
     }
 
