@@ -147,7 +147,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     /// rejection by an open breaker), the caller gets the attempt's own call (or a failed one) and this object goes back
     /// to a per-thread cache; otherwise it carries the call until it ends, with the final attempt's headers, status and trailers.
     /// </summary>
-    private sealed class UnaryCall<TRequest, TResponse> : MeshCallInfo
+    private sealed class UnaryCall<TRequest, TResponse> : RetriedCall<AsyncUnaryCall<TResponse>>
         where TRequest : class
         where TResponse : class
     {
@@ -158,9 +158,6 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         private TRequest _request = null!;
         private ClientInterceptorContext<TRequest, TResponse> _context;
         private AsyncUnaryCallContinuation<TRequest, TResponse> _continuation = null!;
-        private AsyncUnaryCall<TResponse>? _attempt;
-        private Exception? _attemptFailure;
-        private RpcException? _ownFailure;
         private Task<TResponse>? _response;
         private volatile bool _disposed;
 
@@ -213,7 +210,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             ResilienceContextPool.Shared.Return(resilienceContext);
             var failure = _owner.Completed(Method, start, outcome.Exception);
             AsyncUnaryCall<TResponse> result;
-            if (_attempt is { } attempt && (failure is null || ReferenceEquals(failure, _attemptFailure)))
+            if (Attempt is { } attempt && (failure is null || ReferenceEquals(failure, AttemptFailure)))
             {
                 // The last attempt is the caller's call: its response (or failure), headers, status and trailers.
                 result = attempt;
@@ -221,7 +218,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             else if (failure is RpcException own)
             {
                 // Rejected by the breaker or cancelled before an attempt ran (or after one that the caller never sees).
-                _attempt?.Dispose();
+                Attempt?.Dispose();
                 result = Failed(own);
             }
             else
@@ -242,8 +239,8 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             _request = null!;
             _context = default;
             _continuation = null!;
-            _attempt = null;
-            _attemptFailure = null;
+            Attempt = null;
+            AttemptFailure = null;
             t_cached = this;
             return result;
         }
@@ -274,10 +271,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
                 return outcome.Result!;
             }
 
-            if (!ReferenceEquals(failure, _attemptFailure) && failure is RpcException own)
-            {
-                _ownFailure = own;
-            }
+            KeepOwnFailure(failure);
 
             ExceptionDispatchInfo.Throw(failure);
             return default;
@@ -288,19 +282,19 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         {
             if (_disposed)
             {
-                return Outcome.FromException<TResponse>(_attemptFailure = Disposed());
+                return Outcome.FromException<TResponse>(AttemptFailure = Disposed());
             }
 
-            _attempt?.Dispose();
+            Attempt?.Dispose();
             var call = _continuation(_request, _context);
-            _attempt = call;
+            Attempt = call;
             try
             {
                 return Outcome.FromResult(await call.ResponseAsync.ConfigureAwait(false));
             }
             catch (RpcException ex)
             {
-                _attemptFailure = ex;
+                AttemptFailure = ex;
 
                 // The retry strategy reads the call only after a failed attempt.
                 resilienceContext.Properties.Set(Key, this);
@@ -308,41 +302,28 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             }
         }
 
-        private async Task<Metadata> HeadersAsync()
-        {
-            // The headers are those of the attempt whose result the caller gets.
-            await ((Task)_response!).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (_ownFailure is { } own)
-            {
-                throw own;
-            }
+        protected override Task<Metadata> HeadersOf(AsyncUnaryCall<TResponse> attempt) => attempt.ResponseHeadersAsync;
 
-            return await _attempt!.ResponseHeadersAsync.ConfigureAwait(false);
-        }
+        protected override Status StatusOf(AsyncUnaryCall<TResponse> attempt) => attempt.GetStatus();
 
-        private Status GetStatus() =>
-            _ownFailure?.Status ?? _attempt?.GetStatus() ?? throw new InvalidOperationException("Unable to get the status because the call is not complete.");
+        protected override Metadata TrailersOf(AsyncUnaryCall<TResponse> attempt) => attempt.GetTrailers();
 
-        private Metadata GetTrailers() =>
-            _ownFailure?.Trailers ?? _attempt?.GetTrailers() ?? throw new InvalidOperationException("Unable to get the trailers because the call is not complete.");
+        private Task<Metadata> HeadersAsync() => HeadersAfterAsync(_response!);
 
         private void Dispose()
         {
             _disposed = true;
-            _attempt?.Dispose();
+            Attempt?.Dispose();
             ObserveAfterDispose(_response);
         }
     }
 
     private sealed class ServerStreamingCall<TRequest, TResponse>(
         ResilienceInterceptor owner, TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation)
-        : MeshCallInfo, IAsyncStreamReader<TResponse>
+        : RetriedCall<AsyncServerStreamingCall<TResponse>>, IAsyncStreamReader<TResponse>
         where TRequest : class
         where TResponse : class
     {
-        private AsyncServerStreamingCall<TResponse>? _attempt;
-        private Exception? _attemptFailure;
-        private RpcException? _ownFailure;
         private Task<bool>? _first;
         private bool _firstRead;
         private long _start;
@@ -355,7 +336,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         public override bool CanRetry => !_disposed;
 
-        public TResponse Current => _attempt!.ResponseStream.Current;
+        public TResponse Current => Attempt!.ResponseStream.Current;
 
         public AsyncServerStreamingCall<TResponse> Start()
         {
@@ -380,7 +361,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
             try
             {
-                var hasNext = await _attempt!.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
+                var hasNext = await Attempt!.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
                 if (!hasNext)
                 {
                     Complete(null);
@@ -421,10 +402,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             }
 
             var failure = Complete(outcome.Exception)!;
-            if (!ReferenceEquals(failure, _attemptFailure) && failure is RpcException own)
-            {
-                _ownFailure = own;
-            }
+            KeepOwnFailure(failure);
 
             ExceptionDispatchInfo.Throw(failure);
             return false;
@@ -434,19 +412,19 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         {
             if (_disposed)
             {
-                return Outcome.FromException<bool>(_attemptFailure = Disposed());
+                return Outcome.FromException<bool>(AttemptFailure = Disposed());
             }
 
-            _attempt?.Dispose();
+            Attempt?.Dispose();
             var call = continuation(request, context);
-            _attempt = call;
+            Attempt = call;
             try
             {
                 return Outcome.FromResult(await call.ResponseStream.MoveNext(context.Options.CancellationToken).ConfigureAwait(false));
             }
             catch (RpcException ex)
             {
-                _attemptFailure = ex;
+                AttemptFailure = ex;
                 return Outcome.FromException<bool>(ex);
             }
         }
@@ -454,27 +432,18 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         private Exception? Complete(Exception? exception) =>
             Interlocked.Exchange(ref _completed, 1) == 0 ? owner.Completed(Method, _start, exception) : exception;
 
-        private async Task<Metadata> HeadersAsync()
-        {
-            await ((Task)_first!).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (_ownFailure is { } own)
-            {
-                throw own;
-            }
+        protected override Task<Metadata> HeadersOf(AsyncServerStreamingCall<TResponse> attempt) => attempt.ResponseHeadersAsync;
 
-            return await _attempt!.ResponseHeadersAsync.ConfigureAwait(false);
-        }
+        protected override Status StatusOf(AsyncServerStreamingCall<TResponse> attempt) => attempt.GetStatus();
 
-        private Status GetStatus() =>
-            _ownFailure?.Status ?? _attempt?.GetStatus() ?? throw new InvalidOperationException("Unable to get the status because the call is not complete.");
+        protected override Metadata TrailersOf(AsyncServerStreamingCall<TResponse> attempt) => attempt.GetTrailers();
 
-        private Metadata GetTrailers() =>
-            _ownFailure?.Trailers ?? _attempt?.GetTrailers() ?? throw new InvalidOperationException("Unable to get the trailers because the call is not complete.");
+        private Task<Metadata> HeadersAsync() => HeadersAfterAsync(_first!);
 
         private void Dispose()
         {
             _disposed = true;
-            _attempt?.Dispose();
+            Attempt?.Dispose();
             Complete(Disposed());
             ObserveAfterDispose(_first);
         }
