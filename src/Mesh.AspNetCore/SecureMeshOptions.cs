@@ -39,4 +39,7 @@ public sealed class SecureMeshOptions
 
     /// <summary>Gets or sets the static service discovery used by clients registered with <c>AddClient</c>.</summary>
     public DiscoveryOptions Discovery { get; set; } = new();
+
+    /// <summary>Gets or sets the Redis-compatible store that holds the rate limit shared by every replica (<c>Mesh:Redis</c>).</summary>
+    public RedisOptions Redis { get; set; } = new();
 }

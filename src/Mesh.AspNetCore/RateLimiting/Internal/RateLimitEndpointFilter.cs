@@ -11,18 +11,32 @@ internal sealed class RateLimitEndpointFilter(InboundRateLimitGate gate) : IEndp
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        if (gate.TryAdmit(context.HttpContext, RateLimitConstants.HttpTransport, out var retryAfter))
+        var pending = gate.AdmitAsync(context.HttpContext, RateLimitConstants.HttpTransport);
+        if (!pending.IsCompletedSuccessfully)
         {
-            return next(context);
+            return ContinueAsync(pending, context, next);
         }
 
+        var decision = pending.Result;
+        return decision.IsAdmitted ? next(context) : ValueTask.FromResult(Reject(context.HttpContext, decision.RetryAfter));
+    }
+
+    private static async ValueTask<object?> ContinueAsync(
+        ValueTask<RateLimitDecision> pending, EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var decision = await pending.ConfigureAwait(false);
+        return decision.IsAdmitted ? await next(context).ConfigureAwait(false) : Reject(context.HttpContext, decision.RetryAfter);
+    }
+
+    private static object? Reject(HttpContext context, TimeSpan retryAfter)
+    {
         var seconds = InboundRateLimitGate.ToRetryAfterSeconds(retryAfter);
-        context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        return ValueTask.FromResult<object?>(Results.Problem(
+        context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        return Results.Problem(
             statusCode: StatusCodes.Status429TooManyRequests,
             title: "Too Many Requests",
             detail: InboundRateLimitGate.RejectionMessage(seconds),
-            extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = seconds }));
+            extensions: new Dictionary<string, object?> { ["retryAfterSeconds"] = seconds });
     }
 
     /// <summary>Endpoint metadata that marks an endpoint as already filtered, so a group and its endpoint count once.</summary>

@@ -11,40 +11,95 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// </summary>
 internal sealed class RateLimitInterceptor(InboundRateLimitGate gate) : Interceptor
 {
-    // A rejection is thrown rather than returned as a faulted task: grpc-dotnet then rethrows it one time less, which
-    // saves about 0.5 KB per rejected call (ServerRateLimitBenchmarks, raw HTTP/2 rows).
+    // A rejection decided synchronously is thrown rather than returned as a faulted task: grpc-dotnet then rethrows it
+    // one time less, which saves about 0.5 KB per rejected call (ServerRateLimitBenchmarks, raw HTTP/2 rows).
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
-        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
-        TryAdmit(context, out var rejection) ? continuation(request, context) : throw rejection;
-
-    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
-        TryAdmit(context, out var rejection) ? continuation(requestStream, context) : throw rejection;
-
-    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
-        TryAdmit(context, out var rejection) ? continuation(request, responseStream, context) : throw rejection;
-
-    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
-        TryAdmit(context, out var rejection) ? continuation(requestStream, responseStream, context) : throw rejection;
-
-    private bool TryAdmit(ServerCallContext context, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out RpcException? rejection)
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        if (context.Method.StartsWith(RateLimitConstants.HealthServicePrefix, StringComparison.Ordinal)
-            || gate.TryAdmit(context.GetHttpContext(), RateLimitConstants.GrpcTransport, out var retryAfter))
+        var pending = Admit(context);
+        if (!pending.IsCompletedSuccessfully)
         {
-            rejection = null;
-            return true;
+            return ContinueAsync(pending, () => continuation(request, context));
         }
 
+        var decision = pending.Result;
+        return decision.IsAdmitted ? continuation(request, context) : throw Rejection(decision.RetryAfter);
+    }
+
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        var pending = Admit(context);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            return ContinueAsync(pending, () => continuation(requestStream, context));
+        }
+
+        var decision = pending.Result;
+        return decision.IsAdmitted ? continuation(requestStream, context) : throw Rejection(decision.RetryAfter);
+    }
+
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        var pending = Admit(context);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            return ContinueAsync(pending, () => continuation(request, responseStream, context));
+        }
+
+        var decision = pending.Result;
+        return decision.IsAdmitted ? continuation(request, responseStream, context) : throw Rejection(decision.RetryAfter);
+    }
+
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        var pending = Admit(context);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            return ContinueAsync(pending, () => continuation(requestStream, responseStream, context));
+        }
+
+        var decision = pending.Result;
+        return decision.IsAdmitted ? continuation(requestStream, responseStream, context) : throw Rejection(decision.RetryAfter);
+    }
+
+    private ValueTask<RateLimitDecision> Admit(ServerCallContext context) =>
+        context.Method.StartsWith(RateLimitConstants.HealthServicePrefix, StringComparison.Ordinal)
+            ? new(RateLimitDecision.Admitted)
+            : gate.AdmitAsync(context.GetHttpContext(), RateLimitConstants.GrpcTransport);
+
+    private static async Task<TResponse> ContinueAsync<TResponse>(ValueTask<RateLimitDecision> pending, Func<Task<TResponse>> next)
+    {
+        var decision = await pending.ConfigureAwait(false);
+        if (!decision.IsAdmitted)
+        {
+            throw Rejection(decision.RetryAfter);
+        }
+
+        return await next().ConfigureAwait(false);
+    }
+
+    private static async Task ContinueAsync(ValueTask<RateLimitDecision> pending, Func<Task> next)
+    {
+        var decision = await pending.ConfigureAwait(false);
+        if (!decision.IsAdmitted)
+        {
+            throw Rejection(decision.RetryAfter);
+        }
+
+        await next().ConfigureAwait(false);
+    }
+
+    private static RpcException Rejection(TimeSpan retryAfter)
+    {
         var seconds = InboundRateLimitGate.ToRetryAfterSeconds(retryAfter);
         var trailers = new Metadata
         {
             { RateLimitConstants.RetryAfterTrailer, seconds.ToString(CultureInfo.InvariantCulture) },
             { RateLimitConstants.RetryPushbackTrailer, InboundRateLimitGate.ToPushbackMilliseconds(retryAfter).ToString(CultureInfo.InvariantCulture) },
         };
-        rejection = new RpcException(new Status(StatusCode.ResourceExhausted, InboundRateLimitGate.RejectionMessage(seconds)), trailers);
-        return false;
+        return new RpcException(new Status(StatusCode.ResourceExhausted, InboundRateLimitGate.RejectionMessage(seconds)), trailers);
     }
 }
