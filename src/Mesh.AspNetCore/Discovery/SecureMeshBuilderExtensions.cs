@@ -74,8 +74,6 @@ public static partial class SecureMeshBuilderExtensions
                 MeshResiliencePipelines.Get(provider, serviceId),
                 provider.GetRequiredService<MeshMetrics>(),
                 provider.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IOptionsChangeTokenSource<GrpcClientFactoryOptions>>(
-            provider => new DiscoveryChangeTokenSource(registration.ClientName, provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()));
         services.TryAddTransient<IMeshClient<TClient>>(provider => new MeshClient<TClient>(
             provider.GetRequiredService<TClient>(), serviceId, provider.GetRequiredService<CircuitBreakerRegistry>()));
         return builder;

@@ -34,8 +34,6 @@ internal sealed class MeshResolver : PollingResolver
     protected override void OnStarted()
     {
         _subscription = _options.OnChange(_ => OnReload());
-        _dnsTimer = _timeProvider.CreateTimer(
-            static state => ((MeshResolver)state!).RefreshDns(), this, DiscoveryConstants.DnsRefreshInterval, DiscoveryConstants.DnsRefreshInterval);
     }
 
     protected override async Task ResolveAsync(CancellationToken cancellationToken)
@@ -53,6 +51,13 @@ internal sealed class MeshResolver : PollingResolver
             }
             else if (entry.Dns)
             {
+                // Only a DNS entry is resolved periodically; the timer stays, and does nothing, if a reload drops Dns.
+                if (_dnsTimer is null)
+                {
+                    _dnsTimer = _timeProvider.CreateTimer(
+                        static state => ((MeshResolver)state!).RefreshDns(), this, DiscoveryConstants.DnsRefreshInterval, DiscoveryConstants.DnsRefreshInterval);
+                }
+
                 result = await ResolveDnsAsync(entry, cancellationToken).ConfigureAwait(false);
             }
             else
