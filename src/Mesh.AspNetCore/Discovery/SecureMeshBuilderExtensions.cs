@@ -2,6 +2,7 @@ using System.Globalization;
 using Grpc.Net.ClientFactory;
 using Mesh.AspNetCore;
 using Mesh.AspNetCore.Discovery.Internal;
+using Mesh.AspNetCore.Identity.Internal;
 using Mesh.AspNetCore.Resilience.Internal;
 using Mesh.AspNetCore.Telemetry.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -61,8 +62,12 @@ public static partial class SecureMeshBuilderExtensions
 
         services
             .AddGrpcClient<TClient>((provider, options) => options.Address = ResolveAddress(provider, registration))
-            .ConfigureChannel(static (provider, channel) => ChannelReconnectBackoff.Apply(
-                channel, provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>().CurrentValue.Resilience))
+            .ConfigureChannel(static (provider, channel) =>
+            {
+                ChannelReconnectBackoff.Apply(channel, provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>().CurrentValue.Resilience);
+                MeshClientTls.Configure(channel, provider);
+            })
+            .UseSocketsHttpHandler((handler, provider) => MeshClientTls.Configure(handler, provider, serviceId))
             .AddInterceptor(static provider => new ServiceIdHeaderInterceptor(provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()))
             .AddInterceptor(provider => new ResilienceInterceptor(
                 serviceId,
@@ -82,6 +87,7 @@ public static partial class SecureMeshBuilderExtensions
         var endpoint = discovery.Services.FirstOrDefault(s => string.Equals(s?.Id, registration.ServiceId, StringComparison.OrdinalIgnoreCase))
             ?? throw new InvalidOperationException(
                 $"Mesh:Discovery:Services has no service '{registration.ServiceId}', for which AddClient<{registration.ClientName}> registered a client.");
-        return new UriBuilder(Uri.UriSchemeHttp, endpoint.Host, endpoint.Port).Uri;
+        var scheme = MeshClientTls.IsEnabled(provider) ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
+        return new UriBuilder(scheme, endpoint.Host, endpoint.Port).Uri;
     }
 }
