@@ -98,18 +98,29 @@ public sealed class TlsEchoServer : IAsyncDisposable
     }
 
     /// <summary>A plain gRPC channel to the service that trusts any server certificate and presents <paramref name="clientCertificate"/>, if any.</summary>
-    public GrpcChannel CreateRawChannel(X509Certificate2? clientCertificate)
+    public GrpcChannel CreateRawChannel(X509Certificate2? clientCertificate, Action<string>? serverThumbprint = null)
     {
         var handler = new SocketsHttpHandler
         {
             SslOptions = new SslClientAuthenticationOptions
             {
-                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                {
+                    serverThumbprint?.Invoke(certificate!.GetCertHashString());
+                    return true;
+                },
                 ClientCertificates = clientCertificate is null ? null : new X509CertificateCollection { clientCertificate },
             },
         };
         return GrpcChannel.ForAddress(new Uri($"https://127.0.0.1:{Port}"), new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
     }
+
+    /// <summary>
+    /// A client whose certificate the server refused sees the connection fail: during its TLS 1.3 handshake (grpc-dotnet
+    /// reports Internal, "The SSL connection could not be established") or right after it (Unavailable), as timing has it.
+    /// </summary>
+    public static void AssertHandshakeRefused(RpcException error) =>
+        Assert.True(error.StatusCode is StatusCode.Unavailable or StatusCode.Internal, $"{error.StatusCode}: {error.Status.Detail}");
 
     public ValueTask DisposeAsync() => Host.DisposeAsync();
 }

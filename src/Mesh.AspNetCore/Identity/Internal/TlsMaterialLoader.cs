@@ -48,15 +48,13 @@ internal static class TlsMaterialLoader
         {
             certificate = X509Certificate2.CreateFromPem(Encoding.ASCII.GetString(files.Certificate), Encoding.ASCII.GetString(files.Key));
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
         {
-            errors.Add(KeyError(ex, tls, keyKey, certificateKey));
-            Dispose(chain, authorities);
-            return null;
-        }
-        catch (ArgumentException ex)
-        {
-            errors.Add($"{keyKey} ('{tls.KeyPath}') holds no usable PEM private key: {ex.Message}");
+            errors.Add(IsKeyOf(chain[0], files.Key)
+                ? $"{keyKey} ('{tls.KeyPath}') holds no usable PEM private key for the certificate in {certificateKey}: {ex.Message}"
+                : IsReadableKey(files.Key)
+                    ? $"{keyKey} ('{tls.KeyPath}') does not match the certificate in {certificateKey} ('{tls.CertificatePath}'): it is the key of another certificate."
+                    : $"{keyKey} ('{tls.KeyPath}') holds no readable PEM private key (PKCS#8, RSA or EC, unencrypted): {ex.Message}");
             Dispose(chain, authorities);
             return null;
         }
@@ -117,11 +115,38 @@ internal static class TlsMaterialLoader
         }
     }
 
-    private static string KeyError(CryptographicException ex, TlsOptions tls, string keyKey, string certificateKey) =>
-        ex.Message.Contains("does not match", StringComparison.OrdinalIgnoreCase)
-            || ex.Message.Contains("mismatch", StringComparison.OrdinalIgnoreCase)
-            ? $"{keyKey} ('{tls.KeyPath}') does not match the certificate in {certificateKey} ('{tls.CertificatePath}')."
-            : $"{keyKey} ('{tls.KeyPath}') holds no usable PEM private key for the certificate in {certificateKey}: {ex.Message}";
+    /// <summary>Whether <paramref name="pem"/> holds the private key of <paramref name="certificate"/>'s public key.</summary>
+    private static bool IsKeyOf(X509Certificate2 certificate, byte[] pem)
+    {
+        using var key = ImportKey(pem);
+        return key is not null && key.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(certificate.PublicKey.ExportSubjectPublicKeyInfo());
+    }
+
+    private static bool IsReadableKey(byte[] pem)
+    {
+        using var key = ImportKey(pem);
+        return key is not null;
+    }
+
+    private static AsymmetricAlgorithm? ImportKey(byte[] pem)
+    {
+        var text = Encoding.ASCII.GetString(pem);
+        foreach (var create in new Func<AsymmetricAlgorithm>[] { RSA.Create, ECDsa.Create, DSA.Create })
+        {
+            var key = create();
+            try
+            {
+                key.ImportFromPem(text);
+                return key;
+            }
+            catch (Exception ex) when (ex is CryptographicException or ArgumentException)
+            {
+                key.Dispose();
+            }
+        }
+
+        return null;
+    }
 
     private static X509Certificate2Collection? ReadCertificates(byte[] pem, string path, string key, List<string> errors)
     {

@@ -26,11 +26,14 @@ internal sealed partial class TlsMaterialSource : IDisposable
     private ITimer? _settle;
     private bool _disposed;
 
-    public TlsMaterialSource(IOptions<SecureMeshOptions> options, IEnumerable<MeshConfigurationSource> sources, IServiceProvider services,
+    public TlsMaterialSource(IOptionsMonitor<SecureMeshOptions> options, IEnumerable<MeshConfigurationSource> sources, IServiceProvider services,
         TimeProvider time, ILogger<TlsMaterialSource> logger)
     {
-        _tls = options.Value.Tls;
-        _serviceId = options.Value.ServiceId;
+        // The monitor's value, validated at startup: created lazily (by the first channel), this source must not
+        // build the options again from a configuration that may have been reloaded with invalid values since.
+        var current = options.CurrentValue;
+        _tls = current.Tls;
+        _serviceId = current.ServiceId;
         _root = TlsOptionsValidator.TlsKey(sources, services);
         _time = time;
         _logger = logger;
