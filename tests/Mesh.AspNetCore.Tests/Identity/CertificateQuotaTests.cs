@@ -1,4 +1,7 @@
 using Grpc.Core;
+using Mesh.AspNetCore.Tests.RateLimiting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.AspNetCore.Tests.Identity;
 
@@ -29,6 +32,21 @@ public sealed class CertificateQuotaTests
     {
         using var certificates = new MeshCertificates();
         await using var server = await TlsEchoServer.StartAsync(certificates, certificates.Issue(TlsEchoServer.ServiceId), TwoPerCaller);
+        await AssertOneQuotaAsync(certificates, server);
+    }
+
+    [Fact]
+    public async Task Say_ApplicationWithAnotherDefaultScheme_StillCountsByCertificateIdentity()
+    {
+        using var certificates = new MeshCertificates();
+        await using var server = await TlsEchoServer.StartAsync(certificates, certificates.Issue(TlsEchoServer.ServiceId), TwoPerCaller,
+            configure: b => b.Services.AddAuthentication(TestAuthenticationHandler.SchemeName)
+                .AddScheme<AuthenticationSchemeOptions, TestAuthenticationHandler>(TestAuthenticationHandler.SchemeName, null));
+        await AssertOneQuotaAsync(certificates, server);
+    }
+
+    private static async Task AssertOneQuotaAsync(MeshCertificates certificates, TlsEchoServer server)
+    {
         using var channel = server.CreateRawChannel(certificates.Issue("report-service").Certificate);
         var echo = new Protos.Echo.EchoClient(channel);
 
