@@ -1,4 +1,5 @@
 using System.Globalization;
+using Grpc.Net.Client.Balancer;
 using Grpc.Net.ClientFactory;
 using Mesh.AspNetCore;
 using Mesh.AspNetCore.Discovery.Internal;
@@ -61,10 +62,14 @@ public static partial class SecureMeshBuilderExtensions
             MeshResiliencePipelines.Add(services, serviceId);
         }
 
+        services.TryAddSingleton<EndpointMetrics>();
+        services.TryAddSingleton<EndpointRegistry>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ResolverFactory, MeshResolverFactory>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<LoadBalancerFactory, MeshLoadBalancerFactory>());
         services
-            .AddGrpcClient<TClient>((provider, options) => options.Address = ResolveAddress(provider, registration))
-            .ConfigureChannel(static (provider, channel) => ChannelReconnectBackoff.Apply(
-                channel, provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>().CurrentValue.Resilience))
+            .AddGrpcClient<TClient>(options => options.Address = MeshChannel.AddressOf(serviceId))
+            .ConfigureChannel((provider, channel) => MeshChannel.Configure(provider, serviceId, channel))
+            .AddHttpMessageHandler(static provider => new EndpointOutcomeHandler(provider.GetRequiredService<EndpointRegistry>()))
             .AddInterceptor(static provider => new ServiceIdHeaderInterceptor(provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()))
             .AddInterceptor(provider => new ResilienceInterceptor(
                 serviceId,
@@ -72,19 +77,8 @@ public static partial class SecureMeshBuilderExtensions
                 provider.GetRequiredService<MeshMetrics>(),
                 provider.GetRequiredService<TimeProvider>(),
                 provider.GetRequiredService<RetryBudgetRegistry>().Get(serviceId)));
-        services.AddSingleton<IOptionsChangeTokenSource<GrpcClientFactoryOptions>>(
-            provider => new DiscoveryChangeTokenSource(registration.ClientName, provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()));
         services.TryAddTransient<IMeshClient<TClient>>(provider => new MeshClient<TClient>(
             provider.GetRequiredService<TClient>(), serviceId, provider.GetRequiredService<CircuitBreakerRegistry>()));
         return builder;
-    }
-
-    private static Uri ResolveAddress(IServiceProvider provider, MeshClientRegistration registration)
-    {
-        var discovery = provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>().CurrentValue.Discovery;
-        var endpoint = discovery.Services.FirstOrDefault(s => string.Equals(s?.Id, registration.ServiceId, StringComparison.OrdinalIgnoreCase))
-            ?? throw new InvalidOperationException(
-                $"Mesh:Discovery:Services has no service '{registration.ServiceId}', for which AddClient<{registration.ClientName}> registered a client.");
-        return new UriBuilder(Uri.UriSchemeHttp, endpoint.Host, endpoint.Port).Uri;
     }
 }

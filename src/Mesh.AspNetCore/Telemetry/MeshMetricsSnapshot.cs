@@ -46,4 +46,11 @@ public sealed record MeshMetricsSnapshot
 
     /// <summary>Gets the 99th percentile call duration in milliseconds (within about 2%); 0 without calls.</summary>
     public double P99LatencyMs { get; init; }
+
+    /// <summary>
+    /// Gets the endpoints of the target service in a per-service entry, in discovery order, with their state and
+    /// counts; <see langword="null"/> (left out of the JSON) in <see cref="MeshStats.Metrics"/>.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<EndpointStats>? Endpoints { get; init; }
 }

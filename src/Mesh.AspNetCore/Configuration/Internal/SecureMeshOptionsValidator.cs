@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Grpc.Core;
+using Mesh.AspNetCore.Discovery.Internal;
 using Mesh.AspNetCore.RateLimiting.Internal;
 using Mesh.AspNetCore.Resilience.Internal;
 using Microsoft.Extensions.Options;
@@ -48,6 +49,7 @@ internal sealed class SecureMeshOptionsValidator(IEnumerable<MeshConfigurationSo
         ValidateRateLimit(options.Resilience.RateLimit, $"{resilience}:RateLimit", errors);
         ValidateCircuitBreaker(options.Resilience.CircuitBreaker, $"{resilience}:CircuitBreaker", errors);
         ValidateRetry(options.Resilience.Retry, $"{resilience}:Retry", errors);
+        DiscoveryEntryValidation.ValidateOutlierDetection(options.Resilience.OutlierDetection, $"{resilience}:OutlierDetection", errors);
         ValidateDiscovery(options.Discovery, $"{root}:Discovery", errors);
     }
 
@@ -165,7 +167,7 @@ internal sealed class SecureMeshOptionsValidator(IEnumerable<MeshConfigurationSo
             var entry = $"{key}:Services:{i.ToString(CultureInfo.InvariantCulture)}";
             if (service is null)
             {
-                errors.Add($"{entry} must be an object with Id, Host and Port.");
+                errors.Add($"{entry} must be an object with Id, and Host and Port or Endpoints.");
                 continue;
             }
 
@@ -178,12 +180,7 @@ internal sealed class SecureMeshOptionsValidator(IEnumerable<MeshConfigurationSo
                 errors.Add($"{entry}:Id '{service.Id}' is already listed at {key}:Services:{seen[service.Id]}; service ids must be unique.");
             }
 
-            if (string.IsNullOrWhiteSpace(service.Host) || Uri.CheckHostName(service.Host) == UriHostNameType.Unknown)
-            {
-                errors.Add($"{entry}:Host must be a host name or IP address (was '{service.Host}').");
-            }
-
-            Range(service.Port, 1, IPEndPoint.MaxPort, $"{entry}:Port", errors);
+            DiscoveryEntryValidation.ValidateEndpoints(service, entry, errors);
         }
     }
 

@@ -1,9 +1,10 @@
+using Mesh.AspNetCore.Discovery.Internal;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.AspNetCore.Telemetry.Internal;
 
 /// <summary>Builds <see cref="MeshStats"/> from what <see cref="MeshMetrics"/> recorded.</summary>
-internal sealed class SecureMesh(MeshMetrics metrics, IOptionsMonitor<SecureMeshOptions> options) : ISecureMesh
+internal sealed class SecureMesh(MeshMetrics metrics, IOptionsMonitor<SecureMeshOptions> options, EndpointRegistry? endpoints = null) : ISecureMesh
 {
     public MeshStats GetStats()
     {
@@ -41,6 +42,11 @@ internal sealed class SecureMesh(MeshMetrics metrics, IOptionsMonitor<SecureMesh
             else
             {
                 snapshot = Snapshot(0, 0, 0, state, latency);
+            }
+
+            if (endpoints?.Snapshot(serviceId) is { } serviceEndpoints)
+            {
+                snapshot = snapshot with { Endpoints = serviceEndpoints };
             }
 
             services.Add(serviceId, snapshot);
