@@ -56,6 +56,8 @@ public static partial class SecureMeshBuilderExtensions
         services.TryAddSingleton<MeshMetrics>();
         services.TryAddSingleton<CircuitBreakerRegistry>();
         services.TryAddSingleton<ICircuitStateReader>(static sp => sp.GetRequiredService<CircuitBreakerRegistry>());
+        services.TryAddSingleton<RetryBudgetRegistry>();
+        services.TryAddSingleton<DeclaredIdempotency>();
         if (!existing.Any(r => string.Equals(r.ServiceId, serviceId, StringComparison.OrdinalIgnoreCase)))
         {
             MeshResiliencePipelines.Add(services, serviceId);
@@ -80,7 +82,8 @@ public static partial class SecureMeshBuilderExtensions
                 serviceId,
                 MeshResiliencePipelines.Get(provider, serviceId),
                 provider.GetRequiredService<MeshMetrics>(),
-                provider.GetRequiredService<TimeProvider>()));
+                provider.GetRequiredService<TimeProvider>(),
+                provider.GetRequiredService<RetryBudgetRegistry>().Get(serviceId)));
         services.TryAddTransient<IMeshClient<TClient>>(provider => new MeshClient<TClient>(
             provider.GetRequiredService<TClient>(), serviceId, provider.GetRequiredService<CircuitBreakerRegistry>()));
         return builder;

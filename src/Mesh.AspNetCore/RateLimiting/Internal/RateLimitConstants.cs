@@ -23,6 +23,15 @@ internal static class RateLimitConstants
     /// <summary>gRPC trailer with the exact milliseconds to wait, honoured by gRPC retry policies.</summary>
     public const string RetryPushbackTrailer = "grpc-retry-pushback-ms";
 
+    /// <summary>
+    /// Response metadata (gRPC trailers, HTTP header) that marks a rejection by the mesh rate limiter, which runs before
+    /// any handler: a client may retry such a call even when its method is not idempotent.
+    /// </summary>
+    public const string RejectedByHeader = "x-mesh-rejected";
+
+    /// <summary>The value of <see cref="RejectedByHeader"/> on a rate-limit rejection.</summary>
+    public const string RateLimitRejection = "rate-limit";
+
     public const string GrpcTransport = "grpc";
     public const string HttpTransport = "http";
 }

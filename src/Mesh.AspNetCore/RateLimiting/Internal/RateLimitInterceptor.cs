@@ -6,8 +6,8 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 
 /// <summary>
 /// Applies the inbound rate limit to every call of every gRPC service, before the handler runs. A rejected call ends
-/// with <see cref="StatusCode.ResourceExhausted"/> and the trailers <c>retry-after</c> and
-/// <c>grpc-retry-pushback-ms</c>. The standard health service is exempt.
+/// with <see cref="StatusCode.ResourceExhausted"/> and the trailers <c>retry-after</c>,
+/// <c>grpc-retry-pushback-ms</c> and <c>x-mesh-rejected: rate-limit</c>. The standard health service is exempt.
 /// </summary>
 internal sealed class RateLimitInterceptor(InboundRateLimitGate gate) : Interceptor
 {
@@ -43,6 +43,7 @@ internal sealed class RateLimitInterceptor(InboundRateLimitGate gate) : Intercep
         {
             { RateLimitConstants.RetryAfterTrailer, seconds.ToString(CultureInfo.InvariantCulture) },
             { RateLimitConstants.RetryPushbackTrailer, InboundRateLimitGate.ToPushbackMilliseconds(retryAfter).ToString(CultureInfo.InvariantCulture) },
+            { RateLimitConstants.RejectedByHeader, RateLimitConstants.RateLimitRejection },
         };
         rejection = new RpcException(new Status(StatusCode.ResourceExhausted, InboundRateLimitGate.RejectionMessage(seconds)), trailers);
         return false;
