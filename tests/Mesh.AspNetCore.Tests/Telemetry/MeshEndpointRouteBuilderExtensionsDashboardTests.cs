@@ -185,7 +185,7 @@ public sealed class MeshEndpointRouteBuilderExtensionsDashboardTests
     }
 
     [Fact]
-    public async Task MapMeshDashboard_MoreThanFiveMinutesOfWindows_FeedKeepsTheLastSixty()
+    public async Task MapMeshDashboard_MoreThanFiveMinutesOfWindows_FeedKeepsTheLastFiveMinutes()
     {
         var time = new FakeTimeProvider();
         await using var host = await DashboardHost.StartAsync(
@@ -197,7 +197,8 @@ public sealed class MeshEndpointRouteBuilderExtensionsDashboardTests
             },
             app => app.MapMeshDashboard());
         var metrics = host.Services.GetRequiredService<MeshMetrics>();
-        for (var i = 0; i < 75; i++)
+        Assert.Equal(TimeSpan.FromMinutes(5), DashboardConstants.LatencyWindow * DashboardConstants.LatencyHistoryLength);
+        for (var i = 0; i < DashboardConstants.LatencyHistoryLength + 15; i++)
         {
             metrics.CallCompleted(Inventory, Reserve, StatusCode.OK, TimeSpan.FromMilliseconds(1));
             time.Advance(DashboardConstants.LatencyWindow);
@@ -207,7 +208,7 @@ public sealed class MeshEndpointRouteBuilderExtensionsDashboardTests
 
         var seqs = feed.RootElement.GetProperty("history").GetProperty(Inventory).GetProperty("latency").EnumerateArray()
             .Select(p => p.GetProperty("seq").GetInt64());
-        Assert.Equal(Enumerable.Range(16, 60).Select(i => (long)i), seqs);
+        Assert.Equal(Enumerable.Range(16, DashboardConstants.LatencyHistoryLength).Select(i => (long)i), seqs);
     }
 
     [Fact]

@@ -13,10 +13,10 @@ internal static class DashboardConstants
     public static readonly TimeSpan PushInterval = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The width of one point of the latency chart: p50 and p99 of the calls that ended in that window.</summary>
-    public static readonly TimeSpan LatencyWindow = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan LatencyWindow = TimeSpan.FromSeconds(2);
 
     /// <summary>The number of latency windows kept per service: five minutes.</summary>
-    public const int LatencyHistoryLength = 60;
+    public const int LatencyHistoryLength = 150;
 
     /// <summary>The most event streams served at once; more are answered with 503, so viewers cannot pile up snapshots.</summary>
     public const int MaxConcurrentStreams = 64;
