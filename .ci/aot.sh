@@ -17,6 +17,7 @@ if ((${#need[@]})); then
 fi
 
 out="${MESH_AOT_OUT:-$(mktemp -d)}"
+mkdir -p "$out"
 pid=""
 cleanup() {
   if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
