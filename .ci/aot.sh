@@ -95,6 +95,17 @@ run() {
   echo "$ready $rss" >>"$out/$label.figures"
 }
 
+# Configuration binding and validation run from generated code in the native build: a misspelt key still stops it,
+# naming the full key.
+if misspelt=$("$out/aot/Mesh.AotSample" --contentRoot "$out/aot" --Mesh:Port="$(free_port)" \
+    --Mesh:Resilience:Retry:MaxAttempt=2 2>&1); then
+  echo "aot: FAIL: native started with a misspelt key" >&2
+  exit 1
+fi
+grep -q "Mesh:Resilience:Retry:MaxAttempt is not a known setting" <<<"$misspelt" \
+  || { echo "$misspelt"; echo "aot: FAIL: native did not name the misspelt key" >&2; exit 1; }
+echo "aot: native stops at startup on a misspelt key, naming Mesh:Resilience:Retry:MaxAttempt"
+
 for ((i = 1; i <= runs; i++)); do
   run native "$i" "$out/aot" "$out/aot/Mesh.AotSample"
   run jit "$i" "$out/jit" dotnet "$out/jit/Mesh.AotSample.dll"
