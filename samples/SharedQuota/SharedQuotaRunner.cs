@@ -38,6 +38,10 @@ public static class SharedQuotaRunner
         [
             "--Mesh:Resilience:RateLimit:Store=Redis",
             $"--Mesh:Redis:Configuration=127.0.0.1:{storePort}",
+
+            // The store runs in this process beside both replicas: give it more than the default 250 ms on a busy
+            // machine, so that a slow first answer does not show the fallback instead of the shared quota.
+            "--Mesh:Redis:TimeoutMs=2000",
         ];
         var sharedAdmitted = await RunReplicasAsync("Store: Redis (one quota for the service)", shared, output, cancellationToken);
         var memoryAdmitted = await RunReplicasAsync("Store: Memory (one quota per replica)", [], output, cancellationToken);
@@ -84,11 +88,15 @@ public static class SharedQuotaRunner
     {
         var port = FreePort();
         var contentRoot = typeof(PaymentService.PaymentServiceApp).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "ContentRoot").Value!;
-        string[] args = [$"--contentRoot={contentRoot}", $"--Mesh:Port={port}", "--Mesh:ListenAddress=127.0.0.1", .. extra];
+        string[] args = [$"--contentRoot={contentRoot}", $"--Mesh:Port={port}", "--Mesh:ListenAddress=127.0.0.1", "--Kestrel:Endpoints:Web:Url=http://127.0.0.1:0", .. extra];
         var app = PaymentService.PaymentServiceApp.Build(args, builder =>
         {
             builder.Environment.EnvironmentName = "Production";
             builder.Logging.ClearProviders();
+            if (Environment.GetEnvironmentVariable("SHARED_QUOTA_LOG") is not null)
+            {
+                builder.Logging.AddConsole();
+            }
         });
         await app.StartAsync();
         return new Replica(app, port);
