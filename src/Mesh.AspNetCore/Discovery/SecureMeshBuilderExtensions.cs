@@ -3,6 +3,7 @@ using Grpc.Net.Client.Balancer;
 using Grpc.Net.ClientFactory;
 using Mesh.AspNetCore;
 using Mesh.AspNetCore.Discovery.Internal;
+using Mesh.AspNetCore.Identity.Internal;
 using Mesh.AspNetCore.Resilience.Internal;
 using Mesh.AspNetCore.Telemetry.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -69,6 +70,12 @@ public static partial class SecureMeshBuilderExtensions
         services
             .AddGrpcClient<TClient>(options => options.Address = MeshChannel.AddressOf(serviceId))
             .ConfigureChannel((provider, channel) => MeshChannel.Configure(provider, serviceId, channel))
+            .UseSocketsHttpHandler((handler, provider) =>
+            {
+                // As grpc-dotnet's own handler: more than one HTTP/2 connection when a connection's streams run out.
+                handler.EnableMultipleHttp2Connections = true;
+                MeshClientTls.Configure(handler, provider, serviceId);
+            })
             .AddHttpMessageHandler(static provider => new EndpointOutcomeHandler(provider.GetRequiredService<EndpointRegistry>()))
             .AddInterceptor(static provider => new ServiceIdHeaderInterceptor(provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()))
             .AddInterceptor(provider => new ResilienceInterceptor(

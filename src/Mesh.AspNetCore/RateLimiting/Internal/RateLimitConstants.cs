@@ -24,13 +24,22 @@ internal static class RateLimitConstants
     public const string RetryPushbackTrailer = "grpc-retry-pushback-ms";
 
     /// <summary>
-    /// Response metadata (gRPC trailers, HTTP header) that marks a rejection by the mesh rate limiter, which runs before
-    /// any handler: a client may retry such a call even when its method is not idempotent.
+    /// Response header (gRPC: in the trailers-only response's headers) that marks a request the mesh refused before any
+    /// handler ran; its value says which part of the mesh refused it.
     /// </summary>
     public const string RejectedByHeader = "x-mesh-rejected";
 
-    /// <summary>The value of <see cref="RejectedByHeader"/> on a rate-limit rejection.</summary>
+    /// <summary>The <see cref="RejectedByHeader"/> value of a rejection by the inbound rate limiter.</summary>
     public const string RateLimitRejection = "rate-limit";
+
+    /// <summary>The service name of the standard gRPC health service, which is never limited.</summary>
+    public const string HealthServiceName = "grpc.health.v1.Health";
+
+    /// <summary>
+    /// At most this many bytes of a rejected unary or server-streaming call's request are awaited (and discarded,
+    /// unparsed) before the trailers-only answer; a larger request is cut short.
+    /// </summary>
+    public const int MaxDiscardedRequestBytes = 64 * 1024;
 
     public const string GrpcTransport = "grpc";
     public const string HttpTransport = "http";
