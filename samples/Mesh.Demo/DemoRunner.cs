@@ -68,6 +68,8 @@ public static class DemoRunner
             "--Mesh:Resilience:Retry:InitialDelay=200",
             "--Mesh:Resilience:Retry:MaxDelay=2000",
         ]);
+        output.WriteLine($"dashboard: http://127.0.0.1:{WebPort(order, ports.order)}/mesh/dashboard");
+        output.WriteLine();
 
         using var http = new HttpClient(certificates.CreateHandler()) { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
         using var channel = GrpcChannel.ForAddress($"https://127.0.0.1:{ports.order}", new GrpcChannelOptions { HttpHandler = certificates.CreateHandler() });
@@ -173,6 +175,19 @@ public static class DemoRunner
         Report(output, "circuit breaker closed again", result.CircuitClosed);
         Report(output, $"rate-limit rejection ({paymentRejected} at payment-service)", result.RateLimitRejected);
         Report(output, "backed off with pushback and succeeded", result.BackedOffAndSucceeded);
+        if (options.Linger > TimeSpan.Zero)
+        {
+            output.WriteLine();
+            output.WriteLine($"services stay up for {options.Linger.TotalSeconds:0} s (--linger); Ctrl+C stops them");
+            try
+            {
+                await Task.Delay(options.Linger, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
         return result;
     }
 
@@ -212,7 +227,7 @@ public static class DemoRunner
     private static async Task<WebApplication> StartAsync(Func<string[], Action<WebApplicationBuilder>?, WebApplication> build, Type service, int port, string[] extra)
     {
         var contentRoot = service.Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "ContentRoot").Value!;
-        string[] args = [$"--contentRoot={contentRoot}", $"--Mesh:Port={port}", "--Mesh:ListenAddress=127.0.0.1", .. extra];
+        string[] args = [$"--contentRoot={contentRoot}", $"--Mesh:Port={port}", "--Mesh:ListenAddress=127.0.0.1", "--Kestrel:Endpoints:Web:Url=http://127.0.0.1:0", .. extra];
         var app = build(args, builder =>
         {
             builder.Environment.EnvironmentName = "Production";
@@ -221,6 +236,10 @@ public static class DemoRunner
         await app.StartAsync();
         return app;
     }
+
+    /// <summary>The port of the service's HTTP/1.1 endpoint (dashboard, /metrics), beside its gRPC port.</summary>
+    private static int WebPort(WebApplication app, int meshPort) =>
+        app.Urls.Select(url => new Uri(url).Port).First(port => port != meshPort);
 
     private static async Task PostAsync(HttpClient http, int port, string path, CancellationToken cancellationToken)
     {

@@ -51,6 +51,7 @@ internal sealed class MeshMetrics
     private static readonly Func<string, ServiceCallStats> s_newServiceStats = static _ => new ServiceCallStats();
 
     private readonly IServiceProvider _services;
+    private readonly TimeProvider _timeProvider;
     private readonly ConcurrentDictionary<string, ServiceCallStats> _byService = new(StringComparer.Ordinal);
     private readonly Counter<long> _calls;
     private readonly Counter<long> _retries;
@@ -64,10 +65,11 @@ internal sealed class MeshMetrics
 
     // The breaker registry that implements ICircuitStateReader records transitions here, so taking the readers in the
     // constructor would be a dependency cycle: they are resolved on first use instead.
-    public MeshMetrics(IMeterFactory meterFactory, IServiceProvider services)
+    public MeshMetrics(IMeterFactory meterFactory, IServiceProvider services, TimeProvider timeProvider)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         _services = services;
+        _timeProvider = timeProvider;
         var meter = meterFactory.Create(new MeterOptions(MeterName));
 
         _calls = meter.CreateCounter<long>(
@@ -179,7 +181,7 @@ internal sealed class MeshMetrics
     /// <summary>The circuit breaker of <paramref name="serviceId"/> moved from <paramref name="from"/> to <paramref name="to"/>.</summary>
     public void CircuitStateChanged(string serviceId, CircuitState from, CircuitState to)
     {
-        ForService(serviceId).StateChanged(to);
+        ForService(serviceId).StateChanged(from, to, _timeProvider.GetUtcNow());
         if (_transitions.Enabled)
         {
             var tags = default(TagList);
@@ -201,6 +203,10 @@ internal sealed class MeshMetrics
 
     /// <summary>The services that calls, retries or breaker transitions were recorded for, with their figures.</summary>
     internal IEnumerable<KeyValuePair<string, ServiceCallStats>> RecordedServices => _byService;
+
+    /// <summary>The figures recorded for <paramref name="serviceId"/>, if calls, retries or breaker transitions were recorded for it.</summary>
+    internal bool TryGetRecordedService(string serviceId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServiceCallStats? stats) =>
+        _byService.TryGetValue(serviceId, out stats);
 
     /// <summary>The target service ids of all registered mesh clients, in registration order, with their breaker's state.</summary>
     internal List<KeyValuePair<string, CircuitState>> ReadRegisteredCircuitStates()
