@@ -139,7 +139,7 @@ public static class DemoRunner
             }
         }
 
-        output.WriteLine($"[{clock.Elapsed.TotalSeconds,5:0.0}s] phase {phases.Length + 1}/{phases.Length + 1}: one of three inventory replicas goes down: it is ejected and orders keep succeeding");
+        output.WriteLine($"[{clock.Elapsed.TotalSeconds,5:0.0}s] phase {phases.Length + 1}, the last: one of three inventory replicas goes down: it is ejected and orders keep succeeding");
         var replicas = await ReplicaPhase.RunAsync(d * 0.15, options.Quiet, output, clock, cancellationToken);
 
         await watching.CancelAsync();
