@@ -30,6 +30,7 @@ public sealed class DemoRunnerTests
         Assert.True(result.Replicas.OrdersRejected == 0, "orders failed while a replica was bad\n" + transcript);
         Assert.True(result.Replicas.BreakerStayedClosed, "one bad replica opened the breaker\n" + transcript);
         Assert.Contains("\"endpoints\"", transcript, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^dashboard: http://127\.0\.0\.1:\d+/mesh/dashboard\r?$", transcript);
     }
 
     [Theory]
@@ -44,5 +45,14 @@ public sealed class DemoRunnerTests
         var options = DemoOptions.Parse(["--duration", "25", "--quiet"]);
 
         Assert.Equal((TimeSpan.FromSeconds(25), true), (options.Duration, options.Quiet));
+    }
+
+    [Fact]
+    public void Parse_Linger_IsRead()
+    {
+        Assert.Equal(
+            (TimeSpan.FromSeconds(30), TimeSpan.Zero),
+            (DemoOptions.Parse(["--linger", "30"]).Linger, DemoOptions.Parse([]).Linger));
+        Assert.Throws<DemoUsageException>(() => DemoOptions.Parse(["--linger", "-1"]));
     }
 }

@@ -29,6 +29,7 @@ internal sealed class SecureMeshOptionsValidator(IEnumerable<MeshConfigurationSo
         }
 
         ValidateValues(options, root, errors);
+        RedisStoreValidation.Validate(options, root, services, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -109,6 +110,32 @@ internal sealed class SecureMeshOptionsValidator(IEnumerable<MeshConfigurationSo
         }
 
         ValidateStatusCodes(retry.RetryableStatusCodes, $"{key}:RetryableStatusCodes", errors);
+        ValidateIdempotentMethods(retry.IdempotentMethods, $"{key}:IdempotentMethods", errors);
+        ValidateRetryBudget(retry.Budget, $"{key}:Budget", errors);
+    }
+
+    private static void ValidateIdempotentMethods(IList<string>? methods, string key, List<string> errors)
+    {
+        for (var i = 0; methods is not null && i < methods.Count; i++)
+        {
+            if (!IdempotencyPolicy.TryParse(methods[i], out _, out _))
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{key}:{i} must be 'package.Service/Method' or 'package.Service/*' (was '{methods[i]}')."));
+            }
+        }
+    }
+
+    private static void ValidateRetryBudget(RetryBudgetOptions budget, string key, List<string> errors)
+    {
+        if (!(budget.RetryRatio >= 0 && budget.RetryRatio <= RetryBudgetConstants.MaxRetryRatio))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{key}:RetryRatio must be between 0 and {RetryBudgetConstants.MaxRetryRatio} (was {budget.RetryRatio})."));
+        }
+
+        Range(budget.MinRetriesPerSecond, 0, RetryBudgetConstants.MaxMinRetriesPerSecond, $"{key}:MinRetriesPerSecond", errors);
+        Range(budget.WindowMs, RetryBudgetConstants.MinWindowMs, RetryBudgetConstants.MaxWindowMs, $"{key}:WindowMs", errors);
     }
 
     private static void ValidateStatusCodes(IList<StatusCode>? codes, string key, List<string> errors)

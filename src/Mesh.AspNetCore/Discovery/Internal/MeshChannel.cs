@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Configuration;
+using Mesh.AspNetCore.Identity.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -21,5 +22,6 @@ internal static class MeshChannel
         channel.Credentials = ChannelCredentials.Insecure;
         channel.ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { MeshLoadBalancerFactory.ConfigFor(serviceId) } };
         ChannelReconnectBackoff.Apply(channel, options.Resilience);
+        MeshClientTls.Configure(channel, provider);
     }
 }
