@@ -39,4 +39,10 @@ public sealed class SecureMeshOptions
 
     /// <summary>Gets or sets the static service discovery used by clients registered with <c>AddClient</c>.</summary>
     public DiscoveryOptions Discovery { get; set; } = new();
+
+    /// <summary>Gets or sets mutual TLS between mesh services (<c>Mesh:Tls</c>). Off until its three paths are set.</summary>
+    public TlsOptions Tls { get; set; } = new();
+
+    /// <summary>Gets or sets which callers may call this service (<c>Mesh:Authorization</c>). Every caller until configured.</summary>
+    public CallerAuthorizationOptions Authorization { get; set; } = new();
 }

@@ -1,6 +1,7 @@
 using Grpc.AspNetCore.Server;
 using Mesh.AspNetCore.RateLimiting.Internal;
 using Mesh.AspNetCore.Telemetry.Internal;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -17,6 +18,10 @@ public static partial class MeshServiceCollectionExtensions
         // A DI singleton: grpc-dotnet then reuses it instead of activating an interceptor per call.
         services.TryAddSingleton<RateLimitInterceptor>();
         services.TryAddSingleton<RateLimitEndpointFilter>();
+
+        // The decision itself: a middleware at the end of the application's pipeline, before any endpoint runs.
+        services.TryAddSingleton<RateLimitRejectionWriter>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, RateLimitStartupFilter>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<GrpcServiceOptions>, AddRateLimitInterceptor>());
     }
 }

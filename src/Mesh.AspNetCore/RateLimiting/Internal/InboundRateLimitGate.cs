@@ -16,6 +16,14 @@ internal sealed partial class InboundRateLimitGate(
     MeshMetrics metrics,
     ILogger<InboundRateLimitGate> logger)
 {
+    /// <summary>
+    /// Decides whether the request may run: resolves its caller, counts it in the caller's window, records the decision
+    /// and logs a rejection at Debug. Every caller of the limiter goes through here. The memory store completes
+    /// synchronously.
+    /// </summary>
+    public ValueTask<RateLimitDecision> AdmitAsync(HttpContext context, string transport) =>
+        new(TryAdmit(context, transport, out var retryAfter) ? RateLimitDecision.Admitted : RateLimitDecision.Rejected(retryAfter));
+
     /// <summary>Returns <see langword="true"/> when the request may run; otherwise the time until its caller is admitted again.</summary>
     public bool TryAdmit(HttpContext context, string transport, out TimeSpan retryAfter)
     {

@@ -37,7 +37,12 @@ internal static class MeshResiliencePipelines
             var resilience = provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>().CurrentValue.Resilience;
             if (resilience.Retry.Enabled && resilience.Retry.MaxAttempts > 0)
             {
-                var retry = new MeshRetry(resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider);
+                var budgets = provider.GetRequiredService<RetryBudgetRegistry>();
+                budgets.Get(serviceId).Configure(resilience.Retry);
+                var onlyIdempotent = resilience.Retry.OnlyIdempotent
+                    ? new IdempotencyPolicy(provider.GetRequiredService<DeclaredIdempotency>(), resilience.Retry.IdempotentMethods)
+                    : null;
+                var retry = new MeshRetry(resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider, onlyIdempotent, budgets);
                 builder.AddRetry(retry.StrategyOptions);
             }
 

@@ -8,7 +8,9 @@ namespace Mesh.AspNetCore.Resilience.Internal;
 
 /// <summary>
 /// Builds Polly's retry strategy with the mesh's semantics: retried by the attempt's final gRPC status, delays
-/// <c>InitialDelay * 2^n</c> capped by <c>MaxDelay</c>, server pushback honoured, never past the call's deadline.
+/// <c>InitialDelay * 2^n</c> capped by <c>MaxDelay</c>, server pushback honoured, never past the call's deadline, only
+/// idempotent methods (or requests that never reached a handler) with <c>OnlyIdempotent</c>, and within the service's
+/// retry budget.
 /// </summary>
 internal sealed class MeshRetry
 {
@@ -22,9 +24,21 @@ internal sealed class MeshRetry
     private readonly string _serviceId;
     private readonly MeshMetrics _metrics;
     private readonly TimeProvider _timeProvider;
+    private readonly IdempotencyPolicy? _onlyIdempotent;
+    private readonly RetryBudget? _budget;
+    private readonly RetryBudgetRegistry? _budgets;
 
-    public MeshRetry(RetryOptions options, string serviceId, MeshMetrics metrics, TimeProvider timeProvider)
+    public MeshRetry(
+        RetryOptions options,
+        string serviceId,
+        MeshMetrics metrics,
+        TimeProvider timeProvider,
+        IdempotencyPolicy? onlyIdempotent = null,
+        RetryBudgetRegistry? budgets = null)
     {
+        _onlyIdempotent = options.OnlyIdempotent ? onlyIdempotent : null;
+        _budgets = budgets;
+        _budget = budgets?.Get(serviceId);
         foreach (var status in (IEnumerable<StatusCode>?)options.RetryableStatusCodes ?? RetryConstants.DefaultRetryableStatusCodes)
         {
             if ((uint)status < (uint)_retryable.Length)
@@ -121,15 +135,29 @@ internal sealed class MeshRetry
             return new ValueTask<bool>(false);
         }
 
+        var hasCall = args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call);
+
+        // With OnlyIdempotent, a method that is not idempotent is retried only when its request never reached a handler.
+        if (_onlyIdempotent is not null && hasCall && !_onlyIdempotent.IsIdempotent(call!) && !UnhandledRequest.IsProven(failure))
+        {
+            return new ValueTask<bool>(false);
+        }
+
         // A retry whose delay ends after the call's deadline would only fail with DeadlineExceeded: the caller gets
         // this attempt's status instead.
-        if (args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call) && call.Deadline is { } deadline)
+        if (hasCall && call!.Deadline is { } deadline)
         {
             var delay = Max(BackoffDelay(args.AttemptNumber), pushback);
             if (_timeProvider.GetUtcNow().UtcDateTime + delay >= deadline)
             {
                 return new ValueTask<bool>(false);
             }
+        }
+
+        // Last, so that only a retry that would otherwise be made takes from the budget.
+        if (_budget is not null && !_budgets!.TryRetry(_budget, hasCall ? call!.Method : string.Empty, failure.StatusCode))
+        {
+            return new ValueTask<bool>(false);
         }
 
         return new ValueTask<bool>(true);

@@ -17,6 +17,7 @@ internal sealed class MeshMetrics
 
     public const string ClientCallsName = "mesh.client.calls";
     public const string ClientRetriesName = "mesh.client.retries";
+    public const string ClientRetriesThrottledName = "mesh.client.retries.throttled";
     public const string ClientCallDurationName = "mesh.client.call.duration";
     public const string CircuitBreakerStateName = "mesh.circuit_breaker.state";
     public const string CircuitBreakerTransitionsName = "mesh.circuit_breaker.transitions";
@@ -54,6 +55,7 @@ internal sealed class MeshMetrics
     private readonly ConcurrentDictionary<string, ServiceCallStats> _byService = new(StringComparer.Ordinal);
     private readonly Counter<long> _calls;
     private readonly Counter<long> _retries;
+    private readonly Counter<long> _retriesThrottled;
     private readonly Histogram<double> _callDuration;
     private readonly Counter<long> _transitions;
     private readonly Counter<long> _rateLimitDecisions;
@@ -78,6 +80,10 @@ internal sealed class MeshMetrics
             ClientRetriesName,
             unit: "{retry}",
             description: "Retries scheduled by mesh clients, by target service, method and the gRPC status of the attempt that failed.");
+        _retriesThrottled = meter.CreateCounter<long>(
+            ClientRetriesThrottledName,
+            unit: "{retry}",
+            description: "Retries that a target service's retry budget refused (the call ended with the failed attempt's status), by target service, method and that status.");
         _callDuration = meter.CreateHistogram(
             ClientCallDurationName,
             unit: "s",
@@ -155,6 +161,20 @@ internal sealed class MeshMetrics
             tags.Add(MethodTag, method);
             tags.Add(StatusCodeTag, StatusCodeName(status));
             _retries.Add(1, in tags);
+        }
+    }
+
+    /// <summary>An outbound attempt failed with <paramref name="status"/> and the service's retry budget refused its retry.</summary>
+    public void RetryThrottled(string serviceId, string method, StatusCode status)
+    {
+        ForService(serviceId).RetryThrottled();
+        if (_retriesThrottled.Enabled)
+        {
+            var tags = default(TagList);
+            tags.Add(ServiceTag, serviceId);
+            tags.Add(MethodTag, method);
+            tags.Add(StatusCodeTag, StatusCodeName(status));
+            _retriesThrottled.Add(1, in tags);
         }
     }
 

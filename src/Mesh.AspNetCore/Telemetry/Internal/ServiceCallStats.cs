@@ -15,6 +15,7 @@ internal sealed class ServiceCallStats
     private long _sent;
     private long _failed;
     private long _retries;
+    private long _retriesThrottled;
     private int _lastKnownState = NoState;
 
     public LatencyHistogram Latency { get; } = new();
@@ -24,6 +25,8 @@ internal sealed class ServiceCallStats
     public long Failed => Volatile.Read(ref _failed);
 
     public long Retries => Volatile.Read(ref _retries);
+
+    public long RetriesThrottled => Volatile.Read(ref _retriesThrottled);
 
     /// <summary>The state the last reported breaker transition moved to, or null when none was reported.</summary>
     public CircuitState? LastKnownState
@@ -47,6 +50,8 @@ internal sealed class ServiceCallStats
     }
 
     public void RetryScheduled() => Interlocked.Increment(ref _retries);
+
+    public void RetryThrottled() => Interlocked.Increment(ref _retriesThrottled);
 
     /// <summary>The number of breaker transitions reported since the start.</summary>
     public long TransitionCount
