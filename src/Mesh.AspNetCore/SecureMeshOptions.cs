@@ -45,4 +45,6 @@ public sealed class SecureMeshOptions
 
     /// <summary>Gets or sets which callers may call this service (<c>Mesh:Authorization</c>). Every caller until configured.</summary>
     public CallerAuthorizationOptions Authorization { get; set; } = new();
+    /// <summary>Gets or sets the Redis-compatible store that holds the rate limit shared by every replica (<c>Mesh:Redis</c>).</summary>
+    public RedisOptions Redis { get; set; } = new();
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Grpc.Net.Client.Balancer;
 using Grpc.Net.ClientFactory;
@@ -28,7 +29,7 @@ public static partial class SecureMeshBuilderExtensions
     /// <returns>The same builder, to register further clients.</returns>
     /// <exception cref="InvalidOperationException"><typeparamref name="TClient"/> is already registered for another service id.</exception>
     /// <remarks>Calling it again with the same client type and service id registers nothing twice.</remarks>
-    public static ISecureMeshBuilder AddClient<TClient>(this ISecureMeshBuilder builder, string serviceId)
+    public static ISecureMeshBuilder AddClient<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TClient>(this ISecureMeshBuilder builder, string serviceId)
         where TClient : class
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -3,6 +3,7 @@ using Mesh.AspNetCore.RateLimiting.Internal;
 using Mesh.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -13,6 +14,11 @@ public static partial class MeshServiceCollectionExtensions
     {
         services.TryAddSingleton<MeshMetrics>();
         services.TryAddSingleton<MeshRateLimiter>();
+        services.TryAddSingleton<MemoryRateLimitStore>();
+        services.TryAddSingleton<RedisConnection>();
+        services.TryAddSingleton<RateLimitStoreMetrics>();
+        services.TryAddSingleton<RedisRateLimitStore>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisStoreWarmup>());
         services.TryAddSingleton<InboundRateLimitGate>();
 
         // A DI singleton: grpc-dotnet then reuses it instead of activating an interceptor per call.

@@ -29,6 +29,7 @@ internal sealed class SecureMeshOptionsValidator(IEnumerable<MeshConfigurationSo
         }
 
         ValidateValues(options, root, errors);
+        RedisStoreValidation.Validate(options, root, services, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
