@@ -15,6 +15,9 @@ internal sealed class MeshRetry
     public const string PushbackTrailer = "grpc-retry-pushback-ms";
     public const string RetryAfterTrailer = "retry-after";
 
+    // The largest pushback that TimeSpan holds exactly; anything longer is past every MaxDelay anyway.
+    private static readonly long MaxPushbackMs = (long)TimeSpan.MaxValue.TotalMilliseconds - 1;
+
     private readonly bool[] _retryable = new bool[(int)StatusCode.Unauthenticated + 1];
     private readonly TimeSpan _initialDelay;
     private readonly TimeSpan _maxDelay;
@@ -65,6 +68,8 @@ internal sealed class MeshRetry
     /// <summary>
     /// The server's pushback from the failed attempt's trailers: <c>grpc-retry-pushback-ms</c> (milliseconds) or
     /// <c>retry-after</c> (whole seconds). Returns false when the server asked not to retry (negative pushback).
+    /// A value too large for a <see cref="TimeSpan"/> reads as <see cref="TimeSpan.MaxValue"/>: it is input from the
+    /// network, and the caller compares it with <c>MaxDelay</c> and the deadline rather than trusting it.
     /// </summary>
     public static bool TryGetPushback(Metadata? trailers, out TimeSpan? pushback)
     {
@@ -82,7 +87,7 @@ internal sealed class MeshRetry
                 return false;
             }
 
-            pushback = TimeSpan.FromMilliseconds(ms);
+            pushback = ms > MaxPushbackMs ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(ms);
         }
 
         if (trailers.GetValue(RetryAfterTrailer) is { } retryAfter
@@ -93,7 +98,7 @@ internal sealed class MeshRetry
                 return false;
             }
 
-            var delay = TimeSpan.FromSeconds(seconds);
+            var delay = seconds > MaxPushbackMs / 1000 ? TimeSpan.MaxValue : TimeSpan.FromSeconds(seconds);
             if (pushback is null || delay > pushback)
             {
                 pushback = delay;
@@ -121,12 +126,19 @@ internal sealed class MeshRetry
             return new ValueTask<bool>(false);
         }
 
+        // A server's pushback is input from the network: one longer than MaxDelay ends the retries with this status
+        // rather than holding the call (and its caller) for as long as the server says.
+        if (pushback > _maxDelay)
+        {
+            return new ValueTask<bool>(false);
+        }
+
         // A retry whose delay ends after the call's deadline would only fail with DeadlineExceeded: the caller gets
         // this attempt's status instead.
         if (args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call) && call.Deadline is { } deadline)
         {
             var delay = Max(BackoffDelay(args.AttemptNumber), pushback);
-            if (_timeProvider.GetUtcNow().UtcDateTime + delay >= deadline)
+            if (deadline - _timeProvider.GetUtcNow().UtcDateTime <= delay)
             {
                 return new ValueTask<bool>(false);
             }
