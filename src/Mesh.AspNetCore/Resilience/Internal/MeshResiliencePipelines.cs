@@ -37,7 +37,8 @@ internal static class MeshResiliencePipelines
             var resilience = provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>().CurrentValue.Resilience;
             if (resilience.Retry.Enabled && resilience.Retry.MaxAttempts > 0)
             {
-                var retry = new MeshRetry(resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider);
+                var breaker = resilience.CircuitBreaker.Enabled ? provider.GetRequiredService<CircuitBreakerRegistry>().Get(serviceId) : null;
+                var retry = new MeshRetry(resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider, breaker);
                 builder.AddRetry(retry.StrategyOptions);
             }
 

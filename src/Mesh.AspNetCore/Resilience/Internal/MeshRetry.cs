@@ -10,6 +10,12 @@ namespace Mesh.AspNetCore.Resilience.Internal;
 /// Builds Polly's retry strategy with the mesh's semantics: retried by the attempt's final gRPC status, delays
 /// <c>InitialDelay * 2^n</c> capped by <c>MaxDelay</c>, server pushback honoured, never past the call's deadline.
 /// </summary>
+/// <remarks>
+/// The backoff is waited here (in <c>OnRetry</c>) rather than by Polly, for two reasons: the
+/// delay is decided once, jitter included, when the retry is decided, so the deadline check sees the delay that is
+/// waited; and the wait ends as soon as the service's circuit breaker opens for longer than the rest of it, so a retry
+/// that the open breaker would reject is rejected at once instead of after its whole backoff.
+/// </remarks>
 internal sealed class MeshRetry
 {
     public const string PushbackTrailer = "grpc-retry-pushback-ms";
@@ -25,8 +31,19 @@ internal sealed class MeshRetry
     private readonly string _serviceId;
     private readonly MeshMetrics _metrics;
     private readonly TimeProvider _timeProvider;
+    private readonly ServiceCircuitBreaker? _breaker;
+    private readonly Func<double> _random;
 
-    public MeshRetry(RetryOptions options, string serviceId, MeshMetrics metrics, TimeProvider timeProvider)
+    /// <summary>The delay decided for the retry that follows the current failed attempt.</summary>
+    private static readonly ResiliencePropertyKey<TimeSpan> DelayKey = new("Mesh.RetryDelay");
+
+    public MeshRetry(
+        RetryOptions options,
+        string serviceId,
+        MeshMetrics metrics,
+        TimeProvider timeProvider,
+        ServiceCircuitBreaker? breaker = null,
+        Func<double>? random = null)
     {
         foreach (var status in (IEnumerable<StatusCode>?)options.RetryableStatusCodes ?? RetryConstants.DefaultRetryableStatusCodes)
         {
@@ -42,6 +59,8 @@ internal sealed class MeshRetry
         _serviceId = serviceId;
         _metrics = metrics;
         _timeProvider = timeProvider;
+        _breaker = breaker;
+        _random = random ?? Random.Shared.NextDouble;
         StrategyOptions = new RetryStrategyOptions
         {
             Name = "MeshRetry",
@@ -49,9 +68,10 @@ internal sealed class MeshRetry
             BackoffType = DelayBackoffType.Exponential,
             Delay = _initialDelay,
             MaxDelay = _maxDelay,
-            UseJitter = options.UseJitter,
             ShouldHandle = ShouldHandle,
-            DelayGenerator = GenerateDelay,
+
+            // Polly waits nothing: OnRetry waits the delay decided in ShouldHandle.
+            DelayGenerator = static _ => new ValueTask<TimeSpan?>(TimeSpan.Zero),
             OnRetry = OnRetry,
         };
     }
@@ -63,6 +83,17 @@ internal sealed class MeshRetry
     {
         var ms = _initialDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 62));
         return ms >= _maxDelay.TotalMilliseconds ? _maxDelay : TimeSpan.FromMilliseconds(ms);
+    }
+
+    /// <summary>
+    /// The delay before retry number <paramref name="attempt"/> + 1: <see cref="BackoffDelay"/>, or with <c>UseJitter</c>
+    /// a random value between half of it and all of it (uniform, mean three quarters), so the schedule keeps its
+    /// exponential shape and never waits longer than without jitter.
+    /// </summary>
+    public TimeSpan RetryDelay(int attempt)
+    {
+        var delay = BackoffDelay(attempt);
+        return _useJitter ? TimeSpan.FromTicks((long)(delay.Ticks * (0.5 + (0.5 * _random())))) : delay;
     }
 
     /// <summary>
@@ -133,38 +164,79 @@ internal sealed class MeshRetry
             return new ValueTask<bool>(false);
         }
 
+        // The delay is decided once, jitter included: the deadline check and the wait use the same value.
+        var delay = pushback is { } p ? Max(BackoffDelay(args.AttemptNumber), p) : RetryDelay(args.AttemptNumber);
+
         // A retry whose delay ends after the call's deadline would only fail with DeadlineExceeded: the caller gets
         // this attempt's status instead.
-        if (args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call) && call.Deadline is { } deadline)
+        if (args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call) && call.Deadline is { } deadline
+            && deadline - _timeProvider.GetUtcNow().UtcDateTime <= delay)
         {
-            var delay = Max(BackoffDelay(args.AttemptNumber), pushback);
-            if (deadline - _timeProvider.GetUtcNow().UtcDateTime <= delay)
-            {
-                return new ValueTask<bool>(false);
-            }
+            return new ValueTask<bool>(false);
         }
 
+        args.Context.Properties.Set(DelayKey, delay);
         return new ValueTask<bool>(true);
     }
 
-    private ValueTask<TimeSpan?> GenerateDelay(RetryDelayGeneratorArguments<object> args)
-    {
-        TryGetPushback((args.Outcome.Exception as RpcException)?.Trailers, out var pushback);
-        if (_useJitter && pushback is null)
-        {
-            // Polly's own exponential backoff with decorrelated jitter, capped by MaxDelay.
-            return new ValueTask<TimeSpan?>((TimeSpan?)null);
-        }
-
-        return new ValueTask<TimeSpan?>(Max(BackoffDelay(args.AttemptNumber), pushback));
-    }
-
-    private ValueTask OnRetry(OnRetryArguments<object> args)
+    private async ValueTask OnRetry(OnRetryArguments<object> args)
     {
         var method = args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call) ? call.Method : string.Empty;
         var status = (args.Outcome.Exception as RpcException)?.StatusCode ?? StatusCode.Unknown;
         _metrics.RetryScheduled(_serviceId, method, status);
-        return default;
+        if (args.Context.Properties.TryGetValue(DelayKey, out var delay))
+        {
+            await WaitAsync(delay, args.Context.CancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Waits <paramref name="delay"/>, or less: until the caller cancels (Polly then ends the call as cancelled), or
+    /// until the service's breaker is open for at least the rest of the wait (the retry then goes on at once, and the
+    /// open breaker rejects it without network traffic).
+    /// </summary>
+    private async ValueTask WaitAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        var start = _timeProvider.GetTimestamp();
+        try
+        {
+            while (true)
+            {
+                var left = delay - _timeProvider.GetElapsedTime(start);
+                if (left <= TimeSpan.Zero)
+                {
+                    return;
+                }
+
+                if (_breaker is null)
+                {
+                    await Task.Delay(left, _timeProvider, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                // Taken before the state is read, so an opening between the two is not missed.
+                var opened = _breaker.NextOpening;
+                if (_breaker.RejectsFor(_timeProvider) >= left)
+                {
+                    return;
+                }
+
+                using var sleep = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var timer = Task.Delay(left, _timeProvider, sleep.Token);
+                if (await Task.WhenAny(timer, opened).ConfigureAwait(false) == timer)
+                {
+                    await timer.ConfigureAwait(false);
+                    return;
+                }
+
+                await sleep.CancelAsync().ConfigureAwait(false);
+                await timer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Polly sees the cancelled token and ends the call without another attempt.
+        }
     }
 
     private static TimeSpan Max(TimeSpan delay, TimeSpan? pushback) => pushback is { } p && p > delay ? p : delay;
