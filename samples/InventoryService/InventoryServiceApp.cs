@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
 
 namespace InventoryService;
 
@@ -12,10 +13,22 @@ public static class InventoryServiceApp
         builder.Services.AddGrpc();
         builder.Services.AddSecureMesh();
         builder.Services.AddSingleton<FaultInjector>();
+
+        // Metrics for a backend: Prometheus scrapes /metrics; OTLP is pushed when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        // AddSecureMesh() already adds the Mesh.AspNetCore meter to this provider.
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            metrics.AddPrometheusExporter();
+            if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            {
+                metrics.AddOtlpExporter();
+            }
+        });
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapGrpcService<InventoryApi>();
+        app.MapPrometheusScrapingEndpoint();
         app.MapMeshStats();
 
         // Fault injection for the demo: healthy, transient (the first attempt of each order fails), down (every call fails).

@@ -43,27 +43,36 @@ public static class DemoRunner
         var d = options.Duration;
         var breakerTimeout = TimeSpan.FromMilliseconds(Math.Max(1500, d.TotalMilliseconds * 0.075));
         var ports = (order: FreePort(), inventory: FreePort(), payment: FreePort());
+        using var certificates = new DemoCertificates("order-service", Inventory, Payment);
 
         output.WriteLine("Mesh.AspNetCore demo");
         output.WriteLine($"  inventory-service  127.0.0.1:{ports.inventory}   (fault control: POST /control/fault/{{healthy|transient|down}})");
         output.WriteLine($"  payment-service    127.0.0.1:{ports.payment}   (rate limit 100 per 60000 ms; POST /control/overload)");
         output.WriteLine($"  order-service      127.0.0.1:{ports.order}   (production configuration; calls both through IMeshClient<T>)");
         output.WriteLine($"  timings scaled to the {d.TotalSeconds:0} s run: breaker Timeout {breakerTimeout.TotalMilliseconds:0} ms, retry InitialDelay 200 ms");
+        output.WriteLine($"  mutual TLS between all of them: certificates from a mesh CA made at start in {certificates.Directory}");
+        output.WriteLine($"  inventory and payment accept calls only from order-service (and {DemoCertificates.DemoIdentity}, which drives this demo)");
         output.WriteLine();
 
-        await using var inventory = await StartAsync(InventoryService.InventoryServiceApp.Build, typeof(InventoryService.InventoryServiceApp), ports.inventory, []);
-        await using var payment = await StartAsync(PaymentService.PaymentServiceApp.Build, typeof(PaymentService.PaymentServiceApp), ports.payment, []);
+        string[] onlyOrders = ["--Mesh:Authorization:AllowedCallers:0=order-service", $"--Mesh:Authorization:AllowedCallers:1={DemoCertificates.DemoIdentity}"];
+        await using var inventory = await StartAsync(InventoryService.InventoryServiceApp.Build, typeof(InventoryService.InventoryServiceApp), ports.inventory,
+            [.. certificates.Arguments(Inventory), .. onlyOrders]);
+        await using var payment = await StartAsync(PaymentService.PaymentServiceApp.Build, typeof(PaymentService.PaymentServiceApp), ports.payment,
+            [.. certificates.Arguments(Payment), .. onlyOrders]);
         await using var order = await StartAsync(OrderService.OrderServiceApp.Build, typeof(OrderService.OrderServiceApp), ports.order,
         [
+            .. certificates.Arguments("order-service"),
             $"--Mesh:Discovery:Services:0:Host=127.0.0.1", $"--Mesh:Discovery:Services:0:Port={ports.inventory}",
             $"--Mesh:Discovery:Services:1:Host=127.0.0.1", $"--Mesh:Discovery:Services:1:Port={ports.payment}",
             $"--Mesh:Resilience:CircuitBreaker:Timeout={(int)breakerTimeout.TotalMilliseconds}",
             "--Mesh:Resilience:Retry:InitialDelay=200",
             "--Mesh:Resilience:Retry:MaxDelay=2000",
         ]);
+        output.WriteLine($"dashboard: http://127.0.0.1:{WebPort(order, ports.order)}/mesh/dashboard");
+        output.WriteLine();
 
-        using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{ports.order}");
+        using var http = new HttpClient(certificates.CreateHandler()) { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var channel = GrpcChannel.ForAddress($"https://127.0.0.1:{ports.order}", new GrpcChannelOptions { HttpHandler = certificates.CreateHandler() });
         var orders = new Orders.OrdersClient(channel);
         var clock = Stopwatch.StartNew();
         var traffic = new Traffic(orders);
@@ -141,7 +150,7 @@ public static class DemoRunner
         var paymentRejected = paymentMesh.GetStats().Metrics.RateLimitBlocked;
         output.WriteLine();
         output.WriteLine("GET /mesh/stats on order-service:");
-        var json = await http.GetStringAsync(new Uri($"http://127.0.0.1:{ports.order}/mesh/stats"), cancellationToken);
+        var json = await http.GetStringAsync(new Uri($"https://127.0.0.1:{ports.order}/mesh/stats"), cancellationToken);
         using (var document = JsonDocument.Parse(json))
         {
             output.WriteLine(JsonSerializer.Serialize(document.RootElement, IndentedJson));
@@ -166,6 +175,19 @@ public static class DemoRunner
         Report(output, "circuit breaker closed again", result.CircuitClosed);
         Report(output, $"rate-limit rejection ({paymentRejected} at payment-service)", result.RateLimitRejected);
         Report(output, "backed off with pushback and succeeded", result.BackedOffAndSucceeded);
+        if (options.Linger > TimeSpan.Zero)
+        {
+            output.WriteLine();
+            output.WriteLine($"services stay up for {options.Linger.TotalSeconds:0} s (--linger); Ctrl+C stops them");
+            try
+            {
+                await Task.Delay(options.Linger, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
         return result;
     }
 
@@ -205,7 +227,7 @@ public static class DemoRunner
     private static async Task<WebApplication> StartAsync(Func<string[], Action<WebApplicationBuilder>?, WebApplication> build, Type service, int port, string[] extra)
     {
         var contentRoot = service.Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "ContentRoot").Value!;
-        string[] args = [$"--contentRoot={contentRoot}", $"--Mesh:Port={port}", "--Mesh:ListenAddress=127.0.0.1", .. extra];
+        string[] args = [$"--contentRoot={contentRoot}", $"--Mesh:Port={port}", "--Mesh:ListenAddress=127.0.0.1", "--Kestrel:Endpoints:Web:Url=http://127.0.0.1:0", .. extra];
         var app = build(args, builder =>
         {
             builder.Environment.EnvironmentName = "Production";
@@ -215,15 +237,19 @@ public static class DemoRunner
         return app;
     }
 
+    /// <summary>The port of the service's HTTP/1.1 endpoint (dashboard, /metrics), beside its gRPC port.</summary>
+    private static int WebPort(WebApplication app, int meshPort) =>
+        app.Urls.Select(url => new Uri(url).Port).First(port => port != meshPort);
+
     private static async Task PostAsync(HttpClient http, int port, string path, CancellationToken cancellationToken)
     {
-        using var response = await http.PostAsync(new Uri($"http://127.0.0.1:{port}{path}"), null, cancellationToken);
+        using var response = await http.PostAsync(new Uri($"https://127.0.0.1:{port}{path}"), null, cancellationToken);
         response.EnsureSuccessStatusCode();
     }
 
     private static async Task DeleteAsync(HttpClient http, int port, string path, CancellationToken cancellationToken)
     {
-        using var response = await http.DeleteAsync(new Uri($"http://127.0.0.1:{port}{path}"), cancellationToken);
+        using var response = await http.DeleteAsync(new Uri($"https://127.0.0.1:{port}{path}"), cancellationToken);
         response.EnsureSuccessStatusCode();
     }
 

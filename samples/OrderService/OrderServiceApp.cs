@@ -1,6 +1,7 @@
 using Mesh.Samples;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
 
 namespace OrderService;
 
@@ -18,6 +19,17 @@ public static class OrderServiceApp
             .AddClient<Inventory.InventoryClient>("inventory-service")
             .AddClient<Payment.PaymentClient>("payment-service");
         builder.Services.AddSingleton<OrderPlacement>();
+
+        // Metrics for a backend: Prometheus scrapes /metrics; OTLP is pushed when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        // AddSecureMesh() already adds the Mesh.AspNetCore meter to this provider.
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            metrics.AddPrometheusExporter();
+            if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            {
+                metrics.AddOtlpExporter();
+            }
+        });
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -25,7 +37,9 @@ public static class OrderServiceApp
         app.MapPost("/orders", async (OrderRequest order, OrderPlacement placement, CancellationToken cancellationToken) =>
                 Results.Ok(await placement.PlaceAsync(order, deadline: null, cancellationToken)))
             .RequireMeshRateLimit();
+        app.MapPrometheusScrapingEndpoint();
         app.MapMeshStats("/mesh/stats");
+        app.MapMeshDashboard("/mesh/dashboard");
         return app;
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Grpc.Core;
 using Mesh.Samples;
 
@@ -5,11 +6,19 @@ namespace PaymentService;
 
 public sealed class PaymentApi : Payment.PaymentBase
 {
+    private static readonly ConcurrentDictionary<string, ChargeReply> Charges = new();
     private long _transactions;
 
     public override Task<ChargeReply> Charge(ChargeRequest request, ServerCallContext context)
     {
         var id = Interlocked.Increment(ref _transactions);
-        return Task.FromResult(new ChargeReply { Ok = request.AmountCents > 0, TransactionId = $"tx-{id}" });
+        var reply = new ChargeReply { Ok = request.AmountCents > 0, TransactionId = $"tx-{id}" };
+        Charges[request.OrderId] = reply;
+        return Task.FromResult(reply);
     }
+
+    public override Task<ChargeReply> GetCharge(GetChargeRequest request, ServerCallContext context) =>
+        Charges.TryGetValue(request.OrderId, out var reply)
+            ? Task.FromResult(reply)
+            : throw new RpcException(new Status(StatusCode.NotFound, $"No charge for order '{request.OrderId}'."));
 }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
 
 namespace PaymentService;
 
@@ -18,10 +19,22 @@ public static class PaymentServiceApp
         builder.Configuration.AddInMemoryCollection();
         builder.Services.AddGrpc();
         builder.Services.AddSecureMesh();
+
+        // Metrics for a backend: Prometheus scrapes /metrics; OTLP is pushed when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        // AddSecureMesh() already adds the Mesh.AspNetCore meter to this provider.
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            metrics.AddPrometheusExporter();
+            if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            {
+                metrics.AddOtlpExporter();
+            }
+        });
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapGrpcService<PaymentApi>();
+        app.MapPrometheusScrapingEndpoint();
         app.MapMeshStats();
 
         const string MaxRequestsKey = "Mesh:Resilience:RateLimit:MaxRequests";

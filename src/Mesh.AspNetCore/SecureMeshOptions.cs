@@ -39,4 +39,12 @@ public sealed class SecureMeshOptions
 
     /// <summary>Gets or sets the static service discovery used by clients registered with <c>AddClient</c>.</summary>
     public DiscoveryOptions Discovery { get; set; } = new();
+
+    /// <summary>Gets or sets mutual TLS between mesh services (<c>Mesh:Tls</c>). Off until its three paths are set.</summary>
+    public TlsOptions Tls { get; set; } = new();
+
+    /// <summary>Gets or sets which callers may call this service (<c>Mesh:Authorization</c>). Every caller until configured.</summary>
+    public CallerAuthorizationOptions Authorization { get; set; } = new();
+    /// <summary>Gets or sets the Redis-compatible store that holds the rate limit shared by every replica (<c>Mesh:Redis</c>).</summary>
+    public RedisOptions Redis { get; set; } = new();
 }

@@ -25,6 +25,10 @@ namespace Mesh.AspNetCore.Benchmarks;
 /// factory creates them: the resilience interceptor alone (retry + breaker, the comparison with Polly), and the whole
 /// chain a mesh client runs (the <c>x-mesh-service-id</c> header, then retry + breaker).
 /// </para>
+/// <para>
+/// Safe retries: the default pipeline has the retry budget on (a deposit per call); two rows measure it against the
+/// budget off and with <c>OnlyIdempotent</c> on too. Goal: budget + idempotency add at most 50 ns and no allocation.
+/// </para>
 /// </remarks>
 [MemoryDiagnoser]
 public class ClientPipelineBenchmarks
@@ -37,6 +41,10 @@ public class ClientPipelineBenchmarks
     private Bench.BenchClient _meshResilience = null!;
     private Bench.BenchClient _meshChain = null!;
     private Bench.BenchClient _meshInterceptorOnly = null!;
+    private MeshClientHost _budgetOffHost = null!;
+    private MeshClientHost _safeRetriesHost = null!;
+    private Bench.BenchClient _meshBudgetOff = null!;
+    private Bench.BenchClient _meshSafeRetries = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -57,10 +65,26 @@ public class ClientPipelineBenchmarks
             ResiliencePipeline.Empty,
             _meshHost.Services.GetRequiredService<MeshMetrics>(),
             _meshHost.Services.GetRequiredService<TimeProvider>())));
+
+        // Safe retries: the same pipeline with the retry budget off, and with the budget and OnlyIdempotent both on.
+        var budgetOff = MeshConfiguration.Client(new Uri("http://127.0.0.1:9"));
+        budgetOff["Mesh:Resilience:Retry:Budget:Enabled"] = "false";
+        _budgetOffHost = MeshClientHost.Start(budgetOff);
+        _meshBudgetOff = new Bench.BenchClient(invoker.Intercept(_budgetOffHost.CreateClientInterceptors().OfType<ResilienceInterceptor>().Single()));
+        var safeRetries = MeshConfiguration.Client(new Uri("http://127.0.0.1:9"));
+        safeRetries["Mesh:Resilience:Retry:OnlyIdempotent"] = "true";
+        safeRetries["Mesh:Resilience:Retry:IdempotentMethods:0"] = "mesh.benchmarks.Bench/*";
+        _safeRetriesHost = MeshClientHost.Start(safeRetries);
+        _meshSafeRetries = new Bench.BenchClient(invoker.Intercept(_safeRetriesHost.CreateClientInterceptors().OfType<ResilienceInterceptor>().Single()));
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _meshHost.Dispose();
+    public void Cleanup()
+    {
+        _meshHost.Dispose();
+        _budgetOffHost.Dispose();
+        _safeRetriesHost.Dispose();
+    }
 
     [Benchmark(Baseline = true, Description = "Polly by hand: retry + circuit breaker")]
     public async Task<PingReply> PollyByHand() => await _polly.PingAsync(_request);
@@ -70,6 +94,12 @@ public class ClientPipelineBenchmarks
 
     [Benchmark(Description = "Mesh: retry + circuit breaker")]
     public async Task<PingReply> Mesh() => await _meshResilience.PingAsync(_request);
+
+    [Benchmark(Description = "Mesh: retry + circuit breaker, retry budget off")]
+    public async Task<PingReply> MeshBudgetOff() => await _meshBudgetOff.PingAsync(_request);
+
+    [Benchmark(Description = "Mesh: retry + circuit breaker, retry budget and OnlyIdempotent on")]
+    public async Task<PingReply> MeshSafeRetries() => await _meshSafeRetries.PingAsync(_request);
 
     [Benchmark(Description = "Mesh: whole client chain (service-id header, retry, breaker)")]
     public async Task<PingReply> MeshClientChain() => await _meshChain.PingAsync(_request);

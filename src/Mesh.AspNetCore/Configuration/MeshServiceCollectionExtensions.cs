@@ -74,6 +74,7 @@ public static partial class MeshServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<KestrelServerOptions>, ConfigureMeshKestrel>());
         services.TryAddSingleton(TimeProvider.System);
 
+        AddIdentity(services);
         AddRateLimiting(services);
         AddResilience(services);
         AddTelemetry(services);

@@ -13,4 +13,7 @@ public sealed class ResilienceOptions
 
     /// <summary>Gets or sets the outbound retry policy (<c>Mesh:Resilience:Retry</c>). On by default.</summary>
     public RetryOptions Retry { get; set; } = new();
+
+    /// <summary>Gets or sets the outlier ejection of single endpoints of a service (<c>Mesh:Resilience:OutlierDetection</c>). On by default.</summary>
+    public OutlierDetectionOptions OutlierDetection { get; set; } = new();
 }

@@ -1,7 +1,10 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Grpc.Net.Client.Balancer;
 using Grpc.Net.ClientFactory;
 using Mesh.AspNetCore;
 using Mesh.AspNetCore.Discovery.Internal;
+using Mesh.AspNetCore.Identity.Internal;
 using Mesh.AspNetCore.Resilience.Internal;
 using Mesh.AspNetCore.Telemetry.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -26,7 +29,7 @@ public static partial class SecureMeshBuilderExtensions
     /// <returns>The same builder, to register further clients.</returns>
     /// <exception cref="InvalidOperationException"><typeparamref name="TClient"/> is already registered for another service id.</exception>
     /// <remarks>Calling it again with the same client type and service id registers nothing twice.</remarks>
-    public static ISecureMeshBuilder AddClient<TClient>(this ISecureMeshBuilder builder, string serviceId)
+    public static ISecureMeshBuilder AddClient<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TClient>(this ISecureMeshBuilder builder, string serviceId)
         where TClient : class
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -54,34 +57,36 @@ public static partial class SecureMeshBuilderExtensions
         services.TryAddSingleton<MeshMetrics>();
         services.TryAddSingleton<CircuitBreakerRegistry>();
         services.TryAddSingleton<ICircuitStateReader>(static sp => sp.GetRequiredService<CircuitBreakerRegistry>());
+        services.TryAddSingleton<RetryBudgetRegistry>();
+        services.TryAddSingleton<DeclaredIdempotency>();
         if (!existing.Any(r => string.Equals(r.ServiceId, serviceId, StringComparison.OrdinalIgnoreCase)))
         {
             MeshResiliencePipelines.Add(services, serviceId);
         }
 
+        services.TryAddSingleton<EndpointMetrics>();
+        services.TryAddSingleton<EndpointRegistry>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ResolverFactory, MeshResolverFactory>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<LoadBalancerFactory, MeshLoadBalancerFactory>());
         services
-            .AddGrpcClient<TClient>((provider, options) => options.Address = ResolveAddress(provider, registration))
-            .ConfigureChannel(static (provider, channel) => ChannelReconnectBackoff.Apply(
-                channel, provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>().CurrentValue.Resilience))
+            .AddGrpcClient<TClient>(options => options.Address = MeshChannel.AddressOf(serviceId))
+            .ConfigureChannel((provider, channel) => MeshChannel.Configure(provider, serviceId, channel))
+            .UseSocketsHttpHandler((handler, provider) =>
+            {
+                // As grpc-dotnet's own handler: more than one HTTP/2 connection when a connection's streams run out.
+                handler.EnableMultipleHttp2Connections = true;
+                MeshClientTls.Configure(handler, provider, serviceId);
+            })
+            .AddHttpMessageHandler(static provider => new EndpointOutcomeHandler(provider.GetRequiredService<EndpointRegistry>()))
             .AddInterceptor(static provider => new ServiceIdHeaderInterceptor(provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()))
             .AddInterceptor(provider => new ResilienceInterceptor(
                 serviceId,
                 MeshResiliencePipelines.Get(provider, serviceId),
                 provider.GetRequiredService<MeshMetrics>(),
-                provider.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IOptionsChangeTokenSource<GrpcClientFactoryOptions>>(
-            provider => new DiscoveryChangeTokenSource(registration.ClientName, provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()));
+                provider.GetRequiredService<TimeProvider>(),
+                provider.GetRequiredService<RetryBudgetRegistry>().Get(serviceId)));
         services.TryAddTransient<IMeshClient<TClient>>(provider => new MeshClient<TClient>(
             provider.GetRequiredService<TClient>(), serviceId, provider.GetRequiredService<CircuitBreakerRegistry>()));
         return builder;
-    }
-
-    private static Uri ResolveAddress(IServiceProvider provider, MeshClientRegistration registration)
-    {
-        var discovery = provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>().CurrentValue.Discovery;
-        var endpoint = discovery.Services.FirstOrDefault(s => string.Equals(s?.Id, registration.ServiceId, StringComparison.OrdinalIgnoreCase))
-            ?? throw new InvalidOperationException(
-                $"Mesh:Discovery:Services has no service '{registration.ServiceId}', for which AddClient<{registration.ClientName}> registered a client.");
-        return new UriBuilder(Uri.UriSchemeHttp, endpoint.Host, endpoint.Port).Uri;
     }
 }

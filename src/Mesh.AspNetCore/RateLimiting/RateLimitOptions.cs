@@ -31,6 +31,17 @@ public sealed class RateLimitOptions
     /// <value>The default value is <see cref="RateLimitPartition.Caller"/>: one quota per caller.</value>
     public RateLimitPartition PartitionBy { get; set; } = RateLimitPartition.Caller;
 
+    /// <summary>Gets or sets where the counts are kept: in this process, or in a store shared by every replica.</summary>
+    /// <value>
+    /// The default value is <see cref="RateLimitStore.Memory"/>. <see cref="RateLimitStore.Redis"/> uses
+    /// <c>Mesh:Redis</c>.
+    /// </value>
+    public RateLimitStore Store { get; set; } = RateLimitStore.Memory;
+
+    /// <summary>Gets or sets what the limit does while the shared store does not answer within <c>Mesh:Redis:TimeoutMs</c>.</summary>
+    /// <value>The default value is <see cref="RateLimitStoreFailureMode.Local"/>: each replica limits on its own until the store is back.</value>
+    public RateLimitStoreFailureMode OnStoreFailure { get; set; } = RateLimitStoreFailureMode.Local;
+
     /// <summary>Gets whether the limit is applied: <see cref="Enabled"/>, or else whether <see cref="MaxRequests"/> is set.</summary>
     public bool IsEnabled => Enabled ?? MaxRequests.HasValue;
 }

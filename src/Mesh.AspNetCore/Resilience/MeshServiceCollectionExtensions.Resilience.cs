@@ -12,5 +12,9 @@ public static partial class MeshServiceCollectionExtensions
         services.TryAddSingleton<MeshMetrics>();
         services.TryAddSingleton<CircuitBreakerRegistry>();
         services.TryAddSingleton<ICircuitStateReader>(static sp => sp.GetRequiredService<CircuitBreakerRegistry>());
+
+        // The per-service retry budgets outlive them too; the declared idempotency is read once from the clients' protos.
+        services.TryAddSingleton<RetryBudgetRegistry>();
+        services.TryAddSingleton<DeclaredIdempotency>();
     }
 }

@@ -38,4 +38,31 @@ public sealed class RetryOptions
     /// <see cref="StatusCode.ResourceExhausted"/> and <see cref="StatusCode.Aborted"/>.
     /// </value>
     public IList<StatusCode>? RetryableStatusCodes { get; set; }
+
+    /// <summary>
+    /// Gets or sets whether only idempotent methods are retried after their request may have reached the service's handler.
+    /// </summary>
+    /// <value>
+    /// The default value is <see langword="false"/>: every method is retried. When <see langword="true"/>, a method is
+    /// retried as usual when its proto declares <c>option idempotency_level = IDEMPOTENT;</c> or <c>NO_SIDE_EFFECTS;</c>,
+    /// or when <see cref="IdempotentMethods"/> lists it; any other method is retried only when its request provably never
+    /// reached a handler: the connection failed before the request was sent, or the called service's mesh rate limiter
+    /// rejected it (<see cref="StatusCode.ResourceExhausted"/> with the <c>x-mesh-rejected: rate-limit</c> trailer).
+    /// </value>
+    public bool OnlyIdempotent { get; set; }
+
+    /// <summary>
+    /// Gets or sets methods to treat as idempotent in addition to those their proto declares, as
+    /// <c>"package.Service/Method"</c> or <c>"package.Service/*"</c> for every method of a service. Read only when
+    /// <see cref="OnlyIdempotent"/> is <see langword="true"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: only the methods the proto declares idempotent.</value>
+    public IList<string>? IdempotentMethods { get; set; }
+
+    /// <summary>
+    /// Gets or sets the retry budget of each target service (<c>Mesh:Resilience:Retry:Budget</c>), which caps the extra
+    /// load that retries add to a struggling service.
+    /// </summary>
+    /// <value>On by default: retries add at most 20% of the calls plus 10 retries per second, over 10 seconds.</value>
+    public RetryBudgetOptions Budget { get; set; } = new();
 }

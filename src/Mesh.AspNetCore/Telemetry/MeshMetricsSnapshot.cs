@@ -26,6 +26,12 @@ public sealed record MeshMetricsSnapshot
     /// <summary>Gets the number of retries scheduled (attempts after the first).</summary>
     public long Retries { get; init; }
 
+    /// <summary>
+    /// Gets the number of retries that the retry budget (<c>Mesh:Resilience:Retry:Budget</c>) refused: the call ended
+    /// with the failed attempt's status instead of being retried.
+    /// </summary>
+    public long RetriesThrottled { get; init; }
+
     /// <summary>Gets the number of inbound requests (gRPC and HTTP) the rate limiter admitted. Always 0 in a per-service entry.</summary>
     public long RateLimitAllowed { get; init; }
 
@@ -40,4 +46,11 @@ public sealed record MeshMetricsSnapshot
 
     /// <summary>Gets the 99th percentile call duration in milliseconds (within about 2%); 0 without calls.</summary>
     public double P99LatencyMs { get; init; }
+
+    /// <summary>
+    /// Gets the endpoints of the target service in a per-service entry, in discovery order, with their state and
+    /// counts; <see langword="null"/> (left out of the JSON) in <see cref="MeshStats.Metrics"/>.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<EndpointStats>? Endpoints { get; init; }
 }

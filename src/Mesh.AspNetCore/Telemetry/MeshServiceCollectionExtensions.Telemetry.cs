@@ -12,6 +12,9 @@ public static partial class MeshServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton<MeshMetrics>();
         services.TryAddSingleton<ISecureMesh, SecureMesh>();
+        services.TryAddSingleton<DashboardLatencyHistory>();
+        services.TryAddSingleton<DashboardFeed>();
+        services.TryAddSingleton<DashboardEndpoints>();
 
         // Only registers configuration callbacks: they run when the application builds an OpenTelemetry meter
         // provider (AddOpenTelemetry().WithMetrics(...)), and do nothing otherwise. Creating the instruments then

@@ -103,7 +103,7 @@ public sealed class SecureMeshBuilderExtensionsTests
     }
 
     [Fact]
-    public async Task AddClient_DiscoveryReloaded_ClientFactoryAddressFollows()
+    public async Task AddClient_DiscoveryReloaded_ChannelAddressIsTheServiceResolvedByTheMesh()
     {
         var first = new EchoScript();
         var second = new EchoScript();
@@ -111,10 +111,11 @@ public sealed class SecureMeshBuilderExtensionsTests
         await using var secondServer = await EchoServer.StartAsync(second);
         await using var client = await MeshClientHost.StartAsync(MeshConfig.For(firstServer.Port), m => m.AddClient<InventoryClient>("inventory-service"));
         var options = client.Get<IOptionsMonitor<GrpcClientFactoryOptions>>();
-        Assert.Equal(firstServer.Port, options.Get(nameof(InventoryClient)).Address!.Port);
+        Assert.Equal(new Uri("mesh:///inventory-service"), options.Get(nameof(InventoryClient)).Address);
 
         client.Reload(("Mesh:Discovery:Services:0:Port", secondServer.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
-        Assert.Equal(secondServer.Port, options.Get(nameof(InventoryClient)).Address!.Port);
+        // The address names the service, not a server: the mesh's resolver gives the running channel the new endpoint.
+        Assert.Equal(new Uri("mesh:///inventory-service"), options.Get(nameof(InventoryClient)).Address);
     }
 }

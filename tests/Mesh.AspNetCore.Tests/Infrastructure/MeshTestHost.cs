@@ -45,9 +45,10 @@ public sealed class MeshTestHost : IAsyncDisposable
         string? json,
         Action<WebApplicationBuilder> configureServices,
         Action<WebApplication> configureApp,
-        int port = 0)
+        int port = 0,
+        bool listen = true)
     {
-        var app = Build(json, configureServices, port);
+        var app = Build(json, configureServices, port, listen);
         configureApp(app);
         await app.StartAsync(TestContext.Current.CancellationToken);
         return new MeshTestHost(app);

@@ -13,7 +13,7 @@ public sealed class RetryJitterTests
     {
         using var services = TelemetryTestServices.Build();
         var options = new RetryOptions { MaxAttempts = 6, InitialDelay = 1000, MaxDelay = 3000, UseJitter = useJitter };
-        return new MeshRetry(options, "inventory-service", services.GetRequiredService<MeshMetrics>(), TimeProvider.System, breaker: null, random);
+        return new MeshRetry(options, "inventory-service", services.GetRequiredService<MeshMetrics>(), TimeProvider.System, random: random);
     }
 
     [Theory]

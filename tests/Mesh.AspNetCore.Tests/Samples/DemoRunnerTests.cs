@@ -24,6 +24,7 @@ public sealed class DemoRunnerTests
         Assert.True(result.RateLimitRejected, "no rate-limit rejection\n" + transcript);
         Assert.True(result.BackedOffAndSucceeded, "no call backed off with pushback and succeeded\n" + transcript);
         Assert.Contains("\"circuitBreakerState\"", transcript, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^dashboard: http://127\.0\.0\.1:\d+/mesh/dashboard\r?$", transcript);
     }
 
     [Theory]
@@ -38,5 +39,14 @@ public sealed class DemoRunnerTests
         var options = DemoOptions.Parse(["--duration", "25", "--quiet"]);
 
         Assert.Equal((TimeSpan.FromSeconds(25), true), (options.Duration, options.Quiet));
+    }
+
+    [Fact]
+    public void Parse_Linger_IsRead()
+    {
+        Assert.Equal(
+            (TimeSpan.FromSeconds(30), TimeSpan.Zero),
+            (DemoOptions.Parse(["--linger", "30"]).Linger, DemoOptions.Parse([]).Linger));
+        Assert.Throws<DemoUsageException>(() => DemoOptions.Parse(["--linger", "-1"]));
     }
 }

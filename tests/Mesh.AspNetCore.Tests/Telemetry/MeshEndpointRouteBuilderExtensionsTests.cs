@@ -47,7 +47,7 @@ public sealed class MeshEndpointRouteBuilderExtensionsTests
 
         var top = root.GetProperty("metrics");
         Assert.Equal(
-            ["messagesSent", "messagesFailed", "circuitBreakerState", "retries", "rateLimitAllowed", "rateLimitBlocked", "averageLatencyMs", "p50LatencyMs", "p99LatencyMs"],
+            ["messagesSent", "messagesFailed", "circuitBreakerState", "retries", "retriesThrottled", "rateLimitAllowed", "rateLimitBlocked", "averageLatencyMs", "p50LatencyMs", "p99LatencyMs"],
             top.EnumerateObject().Select(p => p.Name));
         Assert.Equal(
             (2, 1, "open", 1, 1, 1, 24.0),

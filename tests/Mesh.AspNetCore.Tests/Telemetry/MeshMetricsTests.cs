@@ -188,6 +188,7 @@ public sealed class MeshMetricsTests
                 ("mesh.client.call.duration", "s"),
                 ("mesh.client.calls", "{call}"),
                 ("mesh.client.retries", "{retry}"),
+                ("mesh.client.retries.throttled", "{retry}"),
                 ("mesh.rate_limit.decisions", "{request}"),
             ],
             published.Select(i => (i.Name, i.Unit)).Order());

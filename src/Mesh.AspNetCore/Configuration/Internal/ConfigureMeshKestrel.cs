@@ -1,11 +1,12 @@
 using System.Net;
+using Mesh.AspNetCore.Identity.Internal;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.AspNetCore.Configuration.Internal;
 
-/// <summary>Listens on <c>Mesh:Port</c> for gRPC over HTTP/2 cleartext when it is set.</summary>
-internal sealed class ConfigureMeshKestrel(IOptions<SecureMeshOptions> options) : IConfigureOptions<KestrelServerOptions>
+/// <summary>Listens on <c>Mesh:Port</c> for gRPC over HTTP/2 when it is set: cleartext, or mutual TLS with <c>Mesh:Tls</c>.</summary>
+internal sealed class ConfigureMeshKestrel(IOptions<SecureMeshOptions> options, MeshServerTls tls) : IConfigureOptions<KestrelServerOptions>
 {
     public void Configure(KestrelServerOptions kestrel)
     {
@@ -15,7 +16,15 @@ internal sealed class ConfigureMeshKestrel(IOptions<SecureMeshOptions> options) 
             return;
         }
 
-        static void Http2(ListenOptions listen) => listen.Protocols = HttpProtocols.Http2;
+        var secure = mesh.Tls.IsConfigured;
+        void Http2(ListenOptions listen)
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            if (secure)
+            {
+                tls.Apply(listen);
+            }
+        }
 
         switch (mesh.ListenAddress)
         {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Grpc.Core;
+using Mesh.AspNetCore.Discovery.Internal;
 using Mesh.AspNetCore.RateLimiting.Internal;
 using Mesh.AspNetCore.Resilience.Internal;
 using Microsoft.Extensions.Options;
@@ -28,6 +29,7 @@ internal sealed class SecureMeshOptionsValidator(IEnumerable<MeshConfigurationSo
         }
 
         ValidateValues(options, root, errors);
+        RedisStoreValidation.Validate(options, root, services, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -48,6 +50,7 @@ internal sealed class SecureMeshOptionsValidator(IEnumerable<MeshConfigurationSo
         ValidateRateLimit(options.Resilience.RateLimit, $"{resilience}:RateLimit", errors);
         ValidateCircuitBreaker(options.Resilience.CircuitBreaker, $"{resilience}:CircuitBreaker", errors);
         ValidateRetry(options.Resilience.Retry, $"{resilience}:Retry", errors);
+        DiscoveryEntryValidation.ValidateOutlierDetection(options.Resilience.OutlierDetection, $"{resilience}:OutlierDetection", errors);
         ValidateDiscovery(options.Discovery, $"{root}:Discovery", errors);
     }
 
@@ -107,6 +110,32 @@ internal sealed class SecureMeshOptionsValidator(IEnumerable<MeshConfigurationSo
         }
 
         ValidateStatusCodes(retry.RetryableStatusCodes, $"{key}:RetryableStatusCodes", errors);
+        ValidateIdempotentMethods(retry.IdempotentMethods, $"{key}:IdempotentMethods", errors);
+        ValidateRetryBudget(retry.Budget, $"{key}:Budget", errors);
+    }
+
+    private static void ValidateIdempotentMethods(IList<string>? methods, string key, List<string> errors)
+    {
+        for (var i = 0; methods is not null && i < methods.Count; i++)
+        {
+            if (!IdempotencyPolicy.TryParse(methods[i], out _, out _))
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{key}:{i} must be 'package.Service/Method' or 'package.Service/*' (was '{methods[i]}')."));
+            }
+        }
+    }
+
+    private static void ValidateRetryBudget(RetryBudgetOptions budget, string key, List<string> errors)
+    {
+        if (!(budget.RetryRatio >= 0 && budget.RetryRatio <= RetryBudgetConstants.MaxRetryRatio))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{key}:RetryRatio must be between 0 and {RetryBudgetConstants.MaxRetryRatio} (was {budget.RetryRatio})."));
+        }
+
+        Range(budget.MinRetriesPerSecond, 0, RetryBudgetConstants.MaxMinRetriesPerSecond, $"{key}:MinRetriesPerSecond", errors);
+        Range(budget.WindowMs, RetryBudgetConstants.MinWindowMs, RetryBudgetConstants.MaxWindowMs, $"{key}:WindowMs", errors);
     }
 
     private static void ValidateStatusCodes(IList<StatusCode>? codes, string key, List<string> errors)
@@ -139,7 +168,7 @@ internal sealed class SecureMeshOptionsValidator(IEnumerable<MeshConfigurationSo
             var entry = $"{key}:Services:{i.ToString(CultureInfo.InvariantCulture)}";
             if (service is null)
             {
-                errors.Add($"{entry} must be an object with Id, Host and Port.");
+                errors.Add($"{entry} must be an object with Id, and Host and Port or Endpoints.");
                 continue;
             }
 
@@ -152,12 +181,7 @@ internal sealed class SecureMeshOptionsValidator(IEnumerable<MeshConfigurationSo
                 errors.Add($"{entry}:Id '{service.Id}' is already listed at {key}:Services:{seen[service.Id]}; service ids must be unique.");
             }
 
-            if (string.IsNullOrWhiteSpace(service.Host) || Uri.CheckHostName(service.Host) == UriHostNameType.Unknown)
-            {
-                errors.Add($"{entry}:Host must be a host name or IP address (was '{service.Host}').");
-            }
-
-            Range(service.Port, 1, IPEndPoint.MaxPort, $"{entry}:Port", errors);
+            DiscoveryEntryValidation.ValidateEndpoints(service, entry, errors);
         }
     }
 

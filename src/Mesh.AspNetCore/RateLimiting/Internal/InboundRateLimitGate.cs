@@ -8,34 +8,64 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 
 /// <summary>
 /// The one decision point shared by the gRPC interceptor and the HTTP endpoint filter, so both transports count in
-/// the same partitions: resolves the caller, asks the limiter, records the decision and logs rejections.
+/// the same partitions: resolves the caller, asks the configured store (<c>Store: Memory</c> or <c>Redis</c>), records
+/// the decision and logs rejections.
 /// </summary>
 internal sealed partial class InboundRateLimitGate(
-    MeshRateLimiter limiter,
+    MemoryRateLimitStore memoryStore,
+    RedisRateLimitStore redisStore,
     IOptionsMonitor<SecureMeshOptions> options,
     MeshMetrics metrics,
     ILogger<InboundRateLimitGate> logger)
 {
-    /// <summary>Returns <see langword="true"/> when the request may run; otherwise the time until its caller is admitted again.</summary>
-    public bool TryAdmit(HttpContext context, string transport, out TimeSpan retryAfter)
+    /// <summary>
+    /// Decides whether the request may run; a rejection carries the time until its caller is admitted again. Completes
+    /// synchronously with the memory store, and with the shared store when the caller is known to be spent.
+    /// </summary>
+    public ValueTask<RateLimitDecision> AdmitAsync(HttpContext context, string transport)
     {
         var limit = options.CurrentValue.Resilience.RateLimit;
         if (!limit.IsEnabled)
         {
-            retryAfter = default;
-            return true;
+            return new(RateLimitDecision.Admitted);
         }
 
         var caller = CallerIdentity.Resolve(context, limit.PartitionBy);
-        if (limiter.TryAcquire(caller, out retryAfter))
+        if (limit.Store != RateLimitStore.Redis)
         {
-            metrics.RateLimitDecision(admitted: true, transport);
-            return true;
+            return new(Record(memoryStore.Acquire(caller), caller, transport));
         }
 
-        metrics.RateLimitDecision(admitted: false, transport);
-        LogRejected(logger, caller, transport, ToPushbackMilliseconds(retryAfter));
-        return false;
+        var pending = redisStore.AcquireAsync(caller, limit);
+        return pending.IsCompletedSuccessfully
+            ? new(Record(pending.Result, caller, transport))
+            : RecordAsync(pending, caller, transport);
+    }
+
+    /// <summary>
+    /// The synchronous decision of the memory store. Returns <see langword="true"/> when the request may run; otherwise
+    /// the time until its caller is admitted again. With <c>Store: Redis</c> it waits for the store; use <see cref="AdmitAsync"/>.
+    /// </summary>
+    public bool TryAdmit(HttpContext context, string transport, out TimeSpan retryAfter)
+    {
+        var pending = AdmitAsync(context, transport);
+        var decision = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+        retryAfter = decision.RetryAfter;
+        return decision.IsAdmitted;
+    }
+
+    private async ValueTask<RateLimitDecision> RecordAsync(ValueTask<RateLimitDecision> pending, CallerKey caller, string transport) =>
+        Record(await pending.ConfigureAwait(false), caller, transport);
+
+    private RateLimitDecision Record(RateLimitDecision decision, CallerKey caller, string transport)
+    {
+        metrics.RateLimitDecision(decision.IsAdmitted, transport);
+        if (!decision.IsAdmitted)
+        {
+            LogRejected(logger, caller, transport, ToPushbackMilliseconds(decision.RetryAfter));
+        }
+
+        return decision;
     }
 
     /// <summary>Whole seconds to wait, rounded up, at least 1: the <c>retry-after</c> value.</summary>

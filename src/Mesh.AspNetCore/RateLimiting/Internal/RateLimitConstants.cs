@@ -23,6 +23,24 @@ internal static class RateLimitConstants
     /// <summary>gRPC trailer with the exact milliseconds to wait, honoured by gRPC retry policies.</summary>
     public const string RetryPushbackTrailer = "grpc-retry-pushback-ms";
 
+    /// <summary>
+    /// Response header (gRPC: in the trailers-only response's headers) that marks a request the mesh refused before any
+    /// handler ran; its value says which part of the mesh refused it.
+    /// </summary>
+    public const string RejectedByHeader = "x-mesh-rejected";
+
+    /// <summary>The <see cref="RejectedByHeader"/> value of a rejection by the inbound rate limiter.</summary>
+    public const string RateLimitRejection = "rate-limit";
+
+    /// <summary>The service name of the standard gRPC health service, which is never limited.</summary>
+    public const string HealthServiceName = "grpc.health.v1.Health";
+
+    /// <summary>
+    /// At most this many bytes of a rejected unary or server-streaming call's request are awaited (and discarded,
+    /// unparsed) before the trailers-only answer; a larger request is cut short.
+    /// </summary>
+    public const int MaxDiscardedRequestBytes = 64 * 1024;
+
     public const string GrpcTransport = "grpc";
     public const string HttpTransport = "http";
 }

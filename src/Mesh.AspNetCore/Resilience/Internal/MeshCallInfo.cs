@@ -19,6 +19,9 @@ internal abstract class MeshCallInfo
     /// <summary>Whether another attempt may still be made: false once the caller has seen a response message or disposed the call.</summary>
     public abstract bool CanRetry { get; }
 
+    /// <summary>The call's request message, for a call that has one (unary and server streaming); otherwise <see langword="null"/>.</summary>
+    public virtual object? Request => null;
+
     /// <summary>A call option's deadline as the retry strategy reads it: UTC, <see langword="null"/> for none.</summary>
     protected static DateTime? UtcDeadline(DateTime? deadline) =>
         deadline is { } d && d != DateTime.MaxValue ? d.ToUniversalTime() : null;

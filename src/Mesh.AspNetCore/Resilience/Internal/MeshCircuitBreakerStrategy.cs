@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using Grpc.Core;
 using Polly;
@@ -111,6 +112,9 @@ internal sealed class MeshCircuitBreakerStrategy(
 /// <summary>Adds the mesh circuit breaker to a Polly pipeline.</summary>
 internal static class MeshCircuitBreakerResiliencePipelineBuilderExtensions
 {
+    // Polly validates the options through data annotations; the dependency keeps the members it reads when trimmed.
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "All options members preserved.")]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(MeshCircuitBreakerStrategyOptions))]
     public static ResiliencePipelineBuilder AddMeshCircuitBreaker(this ResiliencePipelineBuilder builder, MeshCircuitBreakerStrategyOptions options) =>
         builder.AddStrategy(context => new MeshCircuitBreakerStrategy(options, context.Telemetry, context.TimeProvider), options);
 }

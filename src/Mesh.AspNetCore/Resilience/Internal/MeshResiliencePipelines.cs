@@ -37,8 +37,13 @@ internal static class MeshResiliencePipelines
             var resilience = provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>().CurrentValue.Resilience;
             if (resilience.Retry.Enabled && resilience.Retry.MaxAttempts > 0)
             {
+                var budgets = provider.GetRequiredService<RetryBudgetRegistry>();
+                budgets.Get(serviceId).Configure(resilience.Retry);
+                var onlyIdempotent = resilience.Retry.OnlyIdempotent
+                    ? new IdempotencyPolicy(provider.GetRequiredService<DeclaredIdempotency>(), resilience.Retry.IdempotentMethods)
+                    : null;
                 var breaker = resilience.CircuitBreaker.Enabled ? provider.GetRequiredService<CircuitBreakerRegistry>().Get(serviceId) : null;
-                var retry = new MeshRetry(resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider, breaker);
+                var retry = new MeshRetry(resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider, onlyIdempotent, budgets, breaker);
                 builder.AddRetry(retry.StrategyOptions);
             }
 

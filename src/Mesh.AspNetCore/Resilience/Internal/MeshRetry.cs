@@ -8,7 +8,9 @@ namespace Mesh.AspNetCore.Resilience.Internal;
 
 /// <summary>
 /// Builds Polly's retry strategy with the mesh's semantics: retried by the attempt's final gRPC status, delays
-/// <c>InitialDelay * 2^n</c> capped by <c>MaxDelay</c>, server pushback honoured, never past the call's deadline.
+/// <c>InitialDelay * 2^n</c> capped by <c>MaxDelay</c>, server pushback honoured, never past the call's deadline, only
+/// idempotent methods (or requests that never reached a handler) with <c>OnlyIdempotent</c>, and within the service's
+/// retry budget.
 /// </summary>
 /// <remarks>
 /// The backoff is waited here (in <c>OnRetry</c>) rather than by Polly, for two reasons: the
@@ -36,15 +38,23 @@ internal sealed class MeshRetry
 
     /// <summary>The delay decided for the retry that follows the current failed attempt.</summary>
     private static readonly ResiliencePropertyKey<TimeSpan> DelayKey = new("Mesh.RetryDelay");
+    private readonly IdempotencyPolicy? _onlyIdempotent;
+    private readonly RetryBudget? _budget;
+    private readonly RetryBudgetRegistry? _budgets;
 
     public MeshRetry(
         RetryOptions options,
         string serviceId,
         MeshMetrics metrics,
         TimeProvider timeProvider,
+        IdempotencyPolicy? onlyIdempotent = null,
+        RetryBudgetRegistry? budgets = null,
         ServiceCircuitBreaker? breaker = null,
         Func<double>? random = null)
     {
+        _onlyIdempotent = options.OnlyIdempotent ? onlyIdempotent : null;
+        _budgets = budgets;
+        _budget = budgets?.Get(serviceId);
         foreach (var status in (IEnumerable<StatusCode>?)options.RetryableStatusCodes ?? RetryConstants.DefaultRetryableStatusCodes)
         {
             if ((uint)status < (uint)_retryable.Length)
@@ -164,13 +174,26 @@ internal sealed class MeshRetry
             return new ValueTask<bool>(false);
         }
 
+        var hasCall = args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call);
+
+        // With OnlyIdempotent, a method that is not idempotent is retried only when its request never reached a handler.
+        if (_onlyIdempotent is not null && hasCall && !_onlyIdempotent.IsIdempotent(call!) && !UnhandledRequest.IsProven(failure))
+        {
+            return new ValueTask<bool>(false);
+        }
+
         // The delay is decided once, jitter included: the deadline check and the wait use the same value.
         var delay = pushback is { } p ? Max(BackoffDelay(args.AttemptNumber), p) : RetryDelay(args.AttemptNumber);
 
         // A retry whose delay ends after the call's deadline would only fail with DeadlineExceeded: the caller gets
         // this attempt's status instead.
-        if (args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call) && call.Deadline is { } deadline
-            && deadline - _timeProvider.GetUtcNow().UtcDateTime <= delay)
+        if (hasCall && call!.Deadline is { } deadline && deadline - _timeProvider.GetUtcNow().UtcDateTime <= delay)
+        {
+            return new ValueTask<bool>(false);
+        }
+
+        // Last, so that only a retry that would otherwise be made takes from the budget.
+        if (_budget is not null && !_budgets!.TryRetry(_budget, hasCall ? call!.Method : string.Empty, failure.StatusCode))
         {
             return new ValueTask<bool>(false);
         }

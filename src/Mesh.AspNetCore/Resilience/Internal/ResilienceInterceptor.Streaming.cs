@@ -41,7 +41,7 @@ internal sealed partial class ResilienceInterceptor
 
         protected void Run()
         {
-            _start = owner._timeProvider.GetTimestamp();
+            _start = owner.CallStarted();
             Outcome = RunAsync();
         }
 

@@ -23,13 +23,15 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     private readonly ResiliencePipeline _pipeline;
     private readonly MeshMetrics _metrics;
     private readonly TimeProvider _timeProvider;
+    private readonly RetryBudget? _budget;
 
-    public ResilienceInterceptor(string serviceId, ResiliencePipeline pipeline, MeshMetrics metrics, TimeProvider timeProvider)
+    public ResilienceInterceptor(string serviceId, ResiliencePipeline pipeline, MeshMetrics metrics, TimeProvider timeProvider, RetryBudget? budget = null)
     {
         ServiceId = serviceId;
         _pipeline = pipeline;
         _metrics = metrics;
         _timeProvider = timeProvider;
+        _budget = budget;
     }
 
     public string ServiceId { get; }
@@ -38,7 +40,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation)
     {
         var call = new BlockingCall<TRequest, TResponse>(request, context, continuation);
-        var start = _timeProvider.GetTimestamp();
+        var start = CallStarted();
         var resilienceContext = ResilienceContextPool.Shared.Get(context.Options.CancellationToken);
         resilienceContext.Properties.Set(MeshCallInfo.Key, call);
         try
@@ -78,6 +80,14 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(
         ClientInterceptorContext<TRequest, TResponse> context, AsyncDuplexStreamingCallContinuation<TRequest, TResponse> continuation) =>
         new DuplexStreamingCall<TRequest, TResponse>(this, context, continuation).Start();
+
+    /// <summary>The start of a logical call: its timestamp, and a deposit in the service's retry budget.</summary>
+    private long CallStarted()
+    {
+        var start = _timeProvider.GetTimestamp();
+        _budget?.Deposit(start);
+        return start;
+    }
 
     /// <summary>
     /// Records the end of a logical call and returns the exception the caller sees: the attempt's own
@@ -139,6 +149,8 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         public override bool CanRetry => true;
 
+        public override object? Request => request;
+
         public TResponse Invoke() => continuation(request, context);
     }
 
@@ -167,6 +179,8 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         public override bool CanRetry => !_disposed;
 
+        public override object? Request => _request;
+
         public static AsyncUnaryCall<TResponse> Start(
             ResilienceInterceptor owner, TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
         {
@@ -181,7 +195,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         private AsyncUnaryCall<TResponse> Run()
         {
-            var start = _owner._timeProvider.GetTimestamp();
+            var start = _owner.CallStarted();
             var resilienceContext = ResilienceContextPool.Shared.Get(_context.Options.CancellationToken);
             ValueTask<Outcome<TResponse>> pending;
             try
@@ -336,11 +350,13 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         public override bool CanRetry => !_disposed;
 
+        public override object? Request => request;
+
         public TResponse Current => Attempt!.ResponseStream.Current;
 
         public AsyncServerStreamingCall<TResponse> Start()
         {
-            _start = owner._timeProvider.GetTimestamp();
+            _start = owner.CallStarted();
             _first = RunAsync();
             return new AsyncServerStreamingCall<TResponse>(
                 this,

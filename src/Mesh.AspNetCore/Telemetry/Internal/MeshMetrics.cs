@@ -17,6 +17,7 @@ internal sealed class MeshMetrics
 
     public const string ClientCallsName = "mesh.client.calls";
     public const string ClientRetriesName = "mesh.client.retries";
+    public const string ClientRetriesThrottledName = "mesh.client.retries.throttled";
     public const string ClientCallDurationName = "mesh.client.call.duration";
     public const string CircuitBreakerStateName = "mesh.circuit_breaker.state";
     public const string CircuitBreakerTransitionsName = "mesh.circuit_breaker.transitions";
@@ -50,9 +51,11 @@ internal sealed class MeshMetrics
     private static readonly Func<string, ServiceCallStats> s_newServiceStats = static _ => new ServiceCallStats();
 
     private readonly IServiceProvider _services;
+    private readonly TimeProvider _timeProvider;
     private readonly ConcurrentDictionary<string, ServiceCallStats> _byService = new(StringComparer.Ordinal);
     private readonly Counter<long> _calls;
     private readonly Counter<long> _retries;
+    private readonly Counter<long> _retriesThrottled;
     private readonly Histogram<double> _callDuration;
     private readonly Counter<long> _transitions;
     private readonly Counter<long> _rateLimitDecisions;
@@ -62,10 +65,11 @@ internal sealed class MeshMetrics
 
     // The breaker registry that implements ICircuitStateReader records transitions here, so taking the readers in the
     // constructor would be a dependency cycle: they are resolved on first use instead.
-    public MeshMetrics(IMeterFactory meterFactory, IServiceProvider services)
+    public MeshMetrics(IMeterFactory meterFactory, IServiceProvider services, TimeProvider timeProvider)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         _services = services;
+        _timeProvider = timeProvider;
         var meter = meterFactory.Create(new MeterOptions(MeterName));
 
         _calls = meter.CreateCounter<long>(
@@ -76,6 +80,10 @@ internal sealed class MeshMetrics
             ClientRetriesName,
             unit: "{retry}",
             description: "Retries scheduled by mesh clients, by target service, method and the gRPC status of the attempt that failed.");
+        _retriesThrottled = meter.CreateCounter<long>(
+            ClientRetriesThrottledName,
+            unit: "{retry}",
+            description: "Retries that a target service's retry budget refused (the call ended with the failed attempt's status), by target service, method and that status.");
         _callDuration = meter.CreateHistogram(
             ClientCallDurationName,
             unit: "s",
@@ -156,10 +164,24 @@ internal sealed class MeshMetrics
         }
     }
 
+    /// <summary>An outbound attempt failed with <paramref name="status"/> and the service's retry budget refused its retry.</summary>
+    public void RetryThrottled(string serviceId, string method, StatusCode status)
+    {
+        ForService(serviceId).RetryThrottled();
+        if (_retriesThrottled.Enabled)
+        {
+            var tags = default(TagList);
+            tags.Add(ServiceTag, serviceId);
+            tags.Add(MethodTag, method);
+            tags.Add(StatusCodeTag, StatusCodeName(status));
+            _retriesThrottled.Add(1, in tags);
+        }
+    }
+
     /// <summary>The circuit breaker of <paramref name="serviceId"/> moved from <paramref name="from"/> to <paramref name="to"/>.</summary>
     public void CircuitStateChanged(string serviceId, CircuitState from, CircuitState to)
     {
-        ForService(serviceId).StateChanged(to);
+        ForService(serviceId).StateChanged(from, to, _timeProvider.GetUtcNow());
         if (_transitions.Enabled)
         {
             var tags = default(TagList);
@@ -181,6 +203,10 @@ internal sealed class MeshMetrics
 
     /// <summary>The services that calls, retries or breaker transitions were recorded for, with their figures.</summary>
     internal IEnumerable<KeyValuePair<string, ServiceCallStats>> RecordedServices => _byService;
+
+    /// <summary>The figures recorded for <paramref name="serviceId"/>, if calls, retries or breaker transitions were recorded for it.</summary>
+    internal bool TryGetRecordedService(string serviceId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServiceCallStats? stats) =>
+        _byService.TryGetValue(serviceId, out stats);
 
     /// <summary>The target service ids of all registered mesh clients, in registration order, with their breaker's state.</summary>
     internal List<KeyValuePair<string, CircuitState>> ReadRegisteredCircuitStates()

@@ -1,9 +1,10 @@
+using Mesh.AspNetCore.Discovery.Internal;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.AspNetCore.Telemetry.Internal;
 
 /// <summary>Builds <see cref="MeshStats"/> from what <see cref="MeshMetrics"/> recorded.</summary>
-internal sealed class SecureMesh(MeshMetrics metrics, IOptionsMonitor<SecureMeshOptions> options) : ISecureMesh
+internal sealed class SecureMesh(MeshMetrics metrics, IOptionsMonitor<SecureMeshOptions> options, EndpointRegistry? endpoints = null) : ISecureMesh
 {
     public MeshStats GetStats()
     {
@@ -20,7 +21,7 @@ internal sealed class SecureMesh(MeshMetrics metrics, IOptionsMonitor<SecureMesh
         var services = new Dictionary<string, MeshMetricsSnapshot>(StringComparer.Ordinal);
         var total = new LatencySummary();
         var worst = CircuitState.Closed;
-        long sent = 0, failed = 0, retries = 0;
+        long sent = 0, failed = 0, retries = 0, retriesThrottled = 0;
         foreach (var serviceId in serviceIds)
         {
             var state = states.GetValueOrDefault(serviceId, CircuitState.Closed);
@@ -32,7 +33,8 @@ internal sealed class SecureMesh(MeshMetrics metrics, IOptionsMonitor<SecureMesh
             {
                 stats.Latency.AddTo(latency);
                 stats.Latency.AddTo(total);
-                snapshot = Snapshot(stats.Sent, stats.Failed, stats.Retries, state, latency);
+                snapshot = Snapshot(stats.Sent, stats.Failed, stats.Retries, state, latency) with { RetriesThrottled = stats.RetriesThrottled };
+                retriesThrottled += snapshot.RetriesThrottled;
                 sent += snapshot.MessagesSent;
                 failed += snapshot.MessagesFailed;
                 retries += snapshot.Retries;
@@ -40,6 +42,11 @@ internal sealed class SecureMesh(MeshMetrics metrics, IOptionsMonitor<SecureMesh
             else
             {
                 snapshot = Snapshot(0, 0, 0, state, latency);
+            }
+
+            if (endpoints?.Snapshot(serviceId) is { } serviceEndpoints)
+            {
+                snapshot = snapshot with { Endpoints = serviceEndpoints };
             }
 
             services.Add(serviceId, snapshot);
@@ -53,6 +60,7 @@ internal sealed class SecureMesh(MeshMetrics metrics, IOptionsMonitor<SecureMesh
             {
                 RateLimitAllowed = metrics.RateLimitAdmitted,
                 RateLimitBlocked = metrics.RateLimitRejected,
+                RetriesThrottled = retriesThrottled,
             },
             Services = services,
         };

@@ -1,0 +1,3 @@
+using Mesh.AotSample;
+
+AotSampleApp.Build(args).Run();

@@ -1,0 +1,41 @@
+using Microsoft.Extensions.DependencyInjection;
+using Grpc.Core;
+
+namespace Mesh.AspNetCore.Tests.Identity;
+
+/// <summary>Mesh clients over mutual TLS: they accept only the target service, certified by the mesh CA.</summary>
+public sealed class MeshClientTlsTests
+{
+    [Fact]
+    public async Task Say_ServerCertificateNamesAnotherService_ClientRefusesBeforeSendingTheCall()
+    {
+        using var certificates = new MeshCertificates();
+        await using var server = await TlsEchoServer.StartAsync(certificates, certificates.Issue("impostor-service"));
+        using var client = server.CreateClient(certificates, certificates.Issue("order-service"));
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.SayAsync());
+
+        // grpc-dotnet reports a TLS handshake the client refused as Internal ("The SSL connection could not be established").
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.Contains("SSL", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(0, server.Calls.Grpc);
+        Assert.Contains(client.Services.GetRequiredService<Infrastructure.TestLoggerProvider>().Entries,
+            e => e.Message.Contains("impostor-service", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Say_ServerCertificateFromAnotherCa_ClientRefuses()
+    {
+        using var certificates = new MeshCertificates();
+        using var other = new MeshCertificates("other-ca");
+        var serverCertificate = other.Issue(TlsEchoServer.ServiceId);
+        await using var server = await TlsEchoServer.StartAsync(other, serverCertificate);
+        using var client = server.CreateClient(certificates, certificates.Issue("order-service"));
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.SayAsync());
+
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.Contains("SSL", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(0, server.Calls.Grpc);
+    }
+}

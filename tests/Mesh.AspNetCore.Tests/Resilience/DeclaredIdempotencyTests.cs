@@ -1,0 +1,34 @@
+using Mesh.AspNetCore.Discovery.Internal;
+using Mesh.AspNetCore.Resilience.Internal;
+using Mesh.AspNetCore.Tests.Protos;
+
+namespace Mesh.AspNetCore.Tests.Resilience;
+
+/// <summary>Reading <c>option idempotency_level</c> from the generated code of ledger.proto.</summary>
+public sealed class DeclaredIdempotencyTests
+{
+    [Theory]
+    [InlineData("/mesh.tests.ledger.Ledger/GetBalance", true)]
+    [InlineData("/mesh.tests.ledger.Ledger/SetLimit", true)]
+    [InlineData("/mesh.tests.ledger.Ledger/Charge", false)]
+    [InlineData("/mesh.tests.ledger.Ledger/Unknown", false)]
+    [InlineData("/mesh.tests.ledger.Audit/Record", false)]
+    public void IsDeclaredIdempotent_RegisteredClientDerivedFromTheGeneratedOne_ReadsTheProtoOption(string method, bool expected)
+    {
+        var declared = new DeclaredIdempotency([new MeshClientRegistration(typeof(PaymentLedgerClient), "payment-service")]);
+
+        Assert.Equal(expected, declared.IsDeclaredIdempotent(method, request: null));
+    }
+
+    [Theory]
+    [InlineData("/mesh.tests.ledger.Ledger/SetLimit", true)]
+    [InlineData("/mesh.tests.ledger.Ledger/Charge", false)]
+    [InlineData("/other.Service/SetLimit", false)]
+    public void IsDeclaredIdempotent_ClientNotRegistered_ReadsTheRequestMessagesFile(string method, bool expected)
+    {
+        var declared = new DeclaredIdempotency([]);
+
+        Assert.Equal(expected, declared.IsDeclaredIdempotent(method, new LedgerRequest()));
+        Assert.False(declared.IsDeclaredIdempotent(method, request: null));
+    }
+}
