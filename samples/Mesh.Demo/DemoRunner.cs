@@ -25,7 +25,11 @@ public sealed record DemoResult(
     long OrdersRejected)
 {
     public bool AllPatternsSeen =>
-        RetrySucceeded && CircuitOpened && HalfOpenTrial && CircuitClosed && RateLimitRejected && BackedOffAndSucceeded;
+        RetrySucceeded && CircuitOpened && HalfOpenTrial && CircuitClosed && RateLimitRejected && BackedOffAndSucceeded
+        && (Replicas?.Passed ?? true);
+
+    /// <summary>The phase where one of three inventory replicas goes bad and is ejected; null when it did not run.</summary>
+    public ReplicaPhaseResult? Replicas { get; init; }
 }
 
 /// <summary>
@@ -144,6 +148,9 @@ public static class DemoRunner
             }
         }
 
+        output.WriteLine($"[{clock.Elapsed.TotalSeconds,5:0.0}s] phase {phases.Length + 1}, the last: one of three inventory replicas goes down: it is ejected and orders keep succeeding");
+        var replicas = await ReplicaPhase.RunAsync(d * 0.15, options.Quiet, output, clock, cancellationToken);
+
         await watching.CancelAsync();
         await watch;
 
@@ -164,7 +171,10 @@ public static class DemoRunner
             paymentRejected > 0,
             backedOff,
             traffic.Accepted,
-            traffic.Rejected);
+            traffic.Rejected)
+        {
+            Replicas = replicas,
+        };
 
         output.WriteLine();
         output.WriteLine($"orders accepted {result.OrdersAccepted}, rejected {result.OrdersRejected}");
@@ -175,6 +185,7 @@ public static class DemoRunner
         Report(output, "circuit breaker closed again", result.CircuitClosed);
         Report(output, $"rate-limit rejection ({paymentRejected} at payment-service)", result.RateLimitRejected);
         Report(output, "backed off with pushback and succeeded", result.BackedOffAndSucceeded);
+        Report(output, $"bad replica ejected, {replicas.OrdersAccepted} orders accepted and {replicas.OrdersRejected} rejected meanwhile, breaker closed", replicas.Passed);
         if (options.Linger > TimeSpan.Zero)
         {
             output.WriteLine();
@@ -224,7 +235,7 @@ public static class DemoRunner
         _ => "closed",
     };
 
-    private static async Task<WebApplication> StartAsync(Func<string[], Action<WebApplicationBuilder>?, WebApplication> build, Type service, int port, string[] extra)
+    internal static async Task<WebApplication> StartAsync(Func<string[], Action<WebApplicationBuilder>?, WebApplication> build, Type service, int port, string[] extra)
     {
         var contentRoot = service.Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "ContentRoot").Value!;
         string[] args = [$"--contentRoot={contentRoot}", $"--Mesh:Port={port}", "--Mesh:ListenAddress=127.0.0.1", "--Kestrel:Endpoints:Web:Url=http://127.0.0.1:0", .. extra];

@@ -21,7 +21,8 @@ public sealed class SecureMeshOptions
     public string ServiceId { get; set; } = string.Empty;
 
     /// <summary>
-    /// Gets or sets the port on which the service listens for gRPC over HTTP/2 cleartext.
+    /// Gets or sets the port on which the service listens for gRPC over HTTP/2: cleartext, or mutual TLS when
+    /// <see cref="Tls"/> is set.
     /// When set, no Kestrel code is needed in <c>Program.cs</c>; the endpoint replaces Kestrel's configured URLs.
     /// </summary>
     /// <value>The default value is <see langword="null"/> (Kestrel's own configuration applies). Valid range 1 to 65535.</value>

@@ -8,14 +8,20 @@ namespace Mesh.AspNetCore.Benchmarks;
 /// <summary>
 /// Runs the benchmarks: <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --filter '*'</c>.
 /// Add <c>--quick</c> (this project's short job: 3 warmups and 15 measured iterations of 200 ms, a few minutes for the
-/// whole suite on 2 cores) or BenchmarkDotNet's own <c>--job short</c> (3 and 3).
+/// whole suite on 2 cores) or BenchmarkDotNet's own <c>--job short</c> (3 and 3). <c>--load</c> runs the h2load load run
+/// of <see cref="LoadRun"/> instead.
 /// </summary>
 public static class Program
 {
     public const string QuickOption = "--quick";
 
-    public static void Main(string[] args)
+    public static int Main(string[] args)
     {
+        if (args.Contains(LoadRun.Option, StringComparer.OrdinalIgnoreCase))
+        {
+            return LoadRun.Run(args);
+        }
+
         var quick = args.Contains(QuickOption, StringComparer.OrdinalIgnoreCase);
         var config = quick
             ? DefaultConfig.Instance.AddJob(Job.Default
@@ -26,5 +32,6 @@ public static class Program
             : null;
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly)
             .Run([.. args.Where(a => !string.Equals(a, QuickOption, StringComparison.OrdinalIgnoreCase))], config);
+        return 0;
     }
 }

@@ -24,12 +24,16 @@ public static partial class MeshServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<AuthenticationOptions>, AddMeshCertificateScheme>());
     }
 
-    /// <summary>Adds the <c>MeshCertificate</c> scheme once, whoever else configures authentication.</summary>
-    private sealed class AddMeshCertificateScheme : IConfigureOptions<AuthenticationOptions>
+    /// <summary>
+    /// Adds the <c>MeshCertificate</c> scheme once, whoever else configures authentication, and only with <c>Mesh:Tls</c>:
+    /// an application without it keeps its own single scheme as the default.
+    /// </summary>
+    private sealed class AddMeshCertificateScheme(IOptionsMonitor<SecureMeshOptions> mesh) : IConfigureOptions<AuthenticationOptions>
     {
         public void Configure(AuthenticationOptions options)
         {
-            if (!options.Schemes.Any(static s => s.Name == IdentityConstants.AuthenticationScheme))
+            if (mesh.CurrentValue.Tls.IsConfigured
+                && !options.Schemes.Any(static s => s.Name == IdentityConstants.AuthenticationScheme))
             {
                 options.AddScheme<MeshCertificateAuthenticationHandler>(IdentityConstants.AuthenticationScheme, displayName: "Mesh certificate");
             }

@@ -34,7 +34,11 @@ internal sealed class BenchmarkServer : IDisposable
     /// <summary>Starts a server; <paramref name="configuration"/> is its flat configuration (<c>Mesh:...</c> keys).</summary>
     /// <param name="configuration">Configuration keys and values, or null for none.</param>
     /// <param name="configureServices">Registers more services, typically <c>AddSecureMesh()</c>.</param>
-    public static BenchmarkServer Start(IEnumerable<KeyValuePair<string, string?>>? configuration = null, Action<IServiceCollection>? configureServices = null)
+    /// <param name="configureApp">Adds middleware and maps more endpoints, before the benchmark service is mapped.</param>
+    public static BenchmarkServer Start(
+        IEnumerable<KeyValuePair<string, string?>>? configuration = null,
+        Action<IServiceCollection>? configureServices = null,
+        Action<WebApplication>? configureApp = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.Logging.ClearProviders();
@@ -45,6 +49,7 @@ internal sealed class BenchmarkServer : IDisposable
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
+        configureApp?.Invoke(app);
         app.MapGrpcService<BenchService>();
         app.StartAsync().GetAwaiter().GetResult();
         return new BenchmarkServer(app);

@@ -45,7 +45,7 @@ public sealed class RetryStormTests
         await using var server = await EchoServer.StartAsync(script);
         var resilience = $$"""
             {
-              "Retry": { "MaxAttempts": 3, "InitialDelay": 1, "MaxDelay": 1,
+              "Retry": { "MaxAttempts": 3, "InitialDelay": 1,
                          "Budget": { "Enabled": {{(budgetEnabled ? "true" : "false")}}, "RetryRatio": 0.2, "MinRetriesPerSecond": {{MinRetriesPerSecond}}, "WindowMs": {{WindowMs}} } },
               "CircuitBreaker": { "Enabled": false }
             }

@@ -21,6 +21,21 @@ public sealed class DeclaredIdempotencyTests
     }
 
     [Theory]
+    [InlineData("/mesh.samples.payment.Payment/Charge", false)]
+    [InlineData("/mesh.samples.payment.Payment/GetCharge", true)]
+    [InlineData("/mesh.samples.inventory.Inventory/Reserve", true)]
+    public void IsDeclaredIdempotent_SampleContracts_DeclareWhatIsTrue(string method, bool expected)
+    {
+        var declared = new DeclaredIdempotency(
+        [
+            new MeshClientRegistration(typeof(Mesh.Samples.Payment.PaymentClient), "payment-service"),
+            new MeshClientRegistration(typeof(Mesh.Samples.Inventory.InventoryClient), "inventory-service"),
+        ]);
+
+        Assert.Equal(expected, declared.IsDeclaredIdempotent(method, request: null));
+    }
+
+    [Theory]
     [InlineData("/mesh.tests.ledger.Ledger/SetLimit", true)]
     [InlineData("/mesh.tests.ledger.Ledger/Charge", false)]
     [InlineData("/other.Service/SetLimit", false)]

@@ -102,26 +102,6 @@ public sealed class IdempotentRetryTests
     }
 
     [Fact]
-    public async Task Call_OnlyIdempotentConnectionRefusedThenServerStarts_UndeclaredMethodSucceedsOnRetry()
-    {
-        var time = new TrackingTimeProvider();
-        var port = FreePort.Next();
-        await using var client = await StartClientAsync(port, """{ "OnlyIdempotent": true, "MaxAttempts": 100, "InitialDelay": 1, "MaxDelay": 1 }""", time);
-
-        var call = client.Get<PaymentLedgerClient>().ChargeAsync(Request, cancellationToken: Ct).ResponseAsync;
-        var backoff = await time.NextTimerAsync(); // the first attempt was refused and a retry is pending
-        var script = new LedgerScript { Failure = StatusCode.OK };
-        await using var server = await LedgerServer.StartAsync(script, port: port);
-        time.Advance(backoff.DueTime);
-
-        // The channel reconnects on its own (real) clock: the retries that still find no connection are retried too.
-        var reply = await DriveToEndAsync(time, call);
-
-        Assert.Equal(100, reply.Balance);
-        Assert.Equal(1, script.Calls("Charge"));
-    }
-
-    [Fact]
     public async Task Call_OnlyIdempotentRejectedByMeshRateLimiter_RetriesUndeclaredMethodThatNeverReachedTheHandler()
     {
         var time = new TrackingTimeProvider();
@@ -172,14 +152,16 @@ public sealed class IdempotentRetryTests
     }
 
     /// <summary>
-    /// Starts the calling service with <c>Mesh:Resilience:Retry</c> = <paramref name="retryJson"/>, delays of 1 ms unless
-    /// it sets them, and the breaker off. payment-service and audit-service are both at <paramref name="port"/>.
+    /// Starts the calling service with <c>Mesh:Resilience:Retry</c> = <paramref name="retryJson"/>, delays from 1 ms unless
+    /// it sets them, and the breaker off. <c>MaxDelay</c> keeps its default: with the breaker off it also paces the
+    /// channel's reconnect attempts, and mesh channels outlive the host, so a channel left behind by a test must not
+    /// try a stopped server every millisecond for the rest of the run. payment-service and audit-service are both at <paramref name="port"/>.
     /// </summary>
     internal static Task<MeshClientHost> StartClientAsync(int port, string retryJson, TimeProvider? time = null)
     {
         var retry = retryJson.Contains("InitialDelay", StringComparison.Ordinal)
             ? retryJson
-            : retryJson.Trim() == "{}" ? """{ "InitialDelay": 1, "MaxDelay": 1 }""" : retryJson.Replace("{", """{ "InitialDelay": 1, "MaxDelay": 1,""", StringComparison.Ordinal);
+            : retryJson.Trim() == "{}" ? """{ "InitialDelay": 1 }""" : retryJson.Replace("{", """{ "InitialDelay": 1,""", StringComparison.Ordinal);
         var json = $$"""
             {
               "Mesh": {
@@ -195,10 +177,4 @@ public sealed class IdempotentRetryTests
     }
 
     private static MeshMetricsSnapshot Stats(MeshClientHost client) => client.Get<ISecureMesh>().GetStats().Services["payment-service"];
-
-    private static async Task<LedgerReply> DriveToEndAsync(TrackingTimeProvider time, Task<LedgerReply> call)
-    {
-        await time.DriveAsync(call);
-        return await call;
-    }
 }

@@ -24,6 +24,12 @@ public sealed class DemoRunnerTests
         Assert.True(result.RateLimitRejected, "no rate-limit rejection\n" + transcript);
         Assert.True(result.BackedOffAndSucceeded, "no call backed off with pushback and succeeded\n" + transcript);
         Assert.Contains("\"circuitBreakerState\"", transcript, StringComparison.Ordinal);
+        Assert.NotNull(result.Replicas);
+        Assert.True(result.Replicas.BadReplicaEjected, "the bad inventory replica was not ejected\n" + transcript);
+        Assert.True(result.Replicas.OrdersAccepted > 0, "no order accepted while a replica was bad\n" + transcript);
+        Assert.True(result.Replicas.OrdersRejected == 0, "orders failed while a replica was bad\n" + transcript);
+        Assert.True(result.Replicas.BreakerStayedClosed, "one bad replica opened the breaker\n" + transcript);
+        Assert.Contains("\"endpoints\"", transcript, StringComparison.Ordinal);
         Assert.Matches(@"(?m)^dashboard: http://127\.0\.0\.1:\d+/mesh/dashboard\r?$", transcript);
     }
 

@@ -96,7 +96,14 @@ internal sealed class MeshResolver : PollingResolver
     private void OnReload()
     {
         Interlocked.Increment(ref _version);
-        Refresh();
+        try
+        {
+            Refresh();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The channel was disposed while the options reloaded.
+        }
     }
 
     private void RefreshDns()

@@ -5,8 +5,7 @@ using Grpc.Net.Client.Balancer;
 namespace Mesh.AspNetCore.Discovery.Internal;
 
 /// <summary>
-/// The endpoints of one target service: the list its resolver published last, and the state of each endpoint ever
-/// published (kept, with its counts, when a reload removes it and adds it again).
+/// The endpoints of one target service: the list its resolver published last, with the state and counts of each.
 /// </summary>
 internal sealed class ServiceEndpoints : IDisposable
 {
@@ -47,16 +46,32 @@ internal sealed class ServiceEndpoints : IDisposable
         }
     }
 
-    /// <summary>Takes the endpoints a resolver published: they are the service's endpoints from now on.</summary>
+    /// <summary>
+    /// Takes the endpoints a resolver published: they are the service's endpoints from now on. Endpoints no longer
+    /// published are forgotten, so memory stays bounded however often DNS answers change; one published again starts
+    /// with new counts.
+    /// </summary>
     public void SetCurrent(IReadOnlyList<BalancerAddress> addresses)
     {
-        var current = new EndpointState[addresses.Count];
-        for (var i = 0; i < current.Length; i++)
+        lock (_gate)
         {
-            current[i] = GetOrAdd(addresses[i].EndPoint);
-        }
+            var current = new EndpointState[addresses.Count];
+            for (var i = 0; i < current.Length; i++)
+            {
+                current[i] = GetOrAdd(addresses[i].EndPoint);
+            }
 
-        Volatile.Write(ref _current, current);
+            foreach (var (address, state) in _known.ToArray())
+            {
+                if (Array.IndexOf(current, state) < 0)
+                {
+                    _known.Remove(address);
+                    state.Dispose();
+                }
+            }
+
+            Volatile.Write(ref _current, current);
+        }
     }
 
     /// <summary>

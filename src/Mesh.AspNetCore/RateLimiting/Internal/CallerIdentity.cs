@@ -1,3 +1,4 @@
+using Mesh.AspNetCore.Identity.Internal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features.Authentication;
 using Microsoft.Extensions.Primitives;
@@ -5,7 +6,8 @@ using Microsoft.Extensions.Primitives;
 namespace Mesh.AspNetCore.RateLimiting.Internal;
 
 /// <summary>
-/// Resolves who is calling: the authenticated identity's name, else a well-formed <c>x-mesh-service-id</c> header,
+/// Resolves who is calling: the identity of the caller's mesh certificate, else the authenticated identity's name, else
+/// a well-formed <c>x-mesh-service-id</c> header,
 /// else the remote IP address. A header that is empty, repeated, longer than 256 characters or that contains anything
 /// but printable ASCII without spaces (the rule for <c>Mesh:ServiceId</c>) is treated as absent.
 /// </summary>
@@ -16,6 +18,12 @@ internal static class CallerIdentity
         if (partitionBy == RateLimitPartition.Global)
         {
             return CallerKey.Global;
+        }
+
+        // A mesh certificate's identity (Mesh:Tls) is proven by the TLS handshake: it wins over anything the request says.
+        if (context.Features.Get<MeshPeerFeature>() is { } peer)
+        {
+            return CallerKey.ForUser(peer.Identity.Name);
         }
 
         // Read the feature rather than HttpContext.User, which allocates an anonymous principal when none was set.

@@ -82,6 +82,18 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
             {
                 window = _windows.GetOrAdd(resource, static _ => new Window());
             }
+            else if (permitCount > 0 && Volatile.Read(ref window.Spent) is { } spent && ReferenceEquals(spent.Limit, limit))
+            {
+                // A caller known to be spent is rejected without the window's lock: under a flood every request of
+                // that caller would otherwise queue on it. The window cannot restart before spent.Until, and a reload
+                // of the limits makes a new options instance, which sends the request down the locked path again.
+                var now = _time.GetTimestamp();
+                if (now < spent.Until)
+                {
+                    retryAfter = _time.GetElapsedTime(now, spent.Until);
+                    return false;
+                }
+            }
 
             lock (window)
             {
@@ -108,7 +120,13 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
                     return true;
                 }
 
-                retryAfter = _time.GetElapsedTime(now, window.Start + length);
+                var until = window.Start + length;
+                if (window.Spent is not { } known || known.Until != until || !ReferenceEquals(known.Limit, limit))
+                {
+                    Volatile.Write(ref window.Spent, new SpentWindow(until, limit));
+                }
+
+                retryAfter = _time.GetElapsedTime(now, until);
                 return false;
             }
         }
@@ -165,11 +183,17 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
 
     private long WindowLength(RateLimitOptions limit) => limit.WindowMs * _time.TimestampFrequency / 1000;
 
-    /// <summary>One caller's current window. Guarded by its own monitor.</summary>
+    /// <summary>One caller's current window. Guarded by its own monitor, except <see cref="Spent"/>, which is read without it.</summary>
     private sealed class Window
     {
         public long Start;
         public int Count;
         public bool Removed;
+
+        /// <summary>Set when a request was rejected: until when this window rejects, under which limits.</summary>
+        public SpentWindow? Spent;
     }
+
+    /// <summary>A window that rejects every request until <see cref="Until"/> (a timestamp), as long as <see cref="Limit"/> is in force.</summary>
+    private sealed record SpentWindow(long Until, RateLimitOptions Limit);
 }

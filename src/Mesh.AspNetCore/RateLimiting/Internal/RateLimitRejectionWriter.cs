@@ -85,10 +85,11 @@ internal sealed class RateLimitRejectionWriter(IServiceProvider services)
 
     private static Task WriteBodyAsync(HttpResponse response, byte[] body)
     {
+        // Written without a flush: the server sends headers and body together when the request ends.
         response.Headers.ContentType = s_problemJson;
         response.ContentLength = body.Length;
-        var write = response.BodyWriter.WriteAsync(body);
-        return write.IsCompletedSuccessfully ? Task.CompletedTask : write.AsTask();
+        response.BodyWriter.Write(body);
+        return Task.CompletedTask;
     }
 
     private SecondsTexts SecondsFor(TimeSpan retryAfter)

@@ -1,0 +1,223 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+using System.Threading.RateLimiting;
+using Google.Protobuf;
+using Grpc.Core;
+using Mesh.AspNetCore.Benchmarks.Infrastructure;
+using Mesh.AspNetCore.Benchmarks.Protos;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Mesh.AspNetCore.Benchmarks;
+
+/// <summary>
+/// A load run over loopback HTTP/2 with h2load (Debian's <c>nghttp2-client</c>), the way a user would measure a server:
+/// <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --load [--rounds 5] [--seconds 5]</c>.
+/// Five in-process Kestrel servers on 127.0.0.1; each round loads each of them in turn (interleaved, so that the
+/// machine's changing load spreads over every scenario) and the medians of the rounds give the ratios.
+/// </summary>
+/// <remarks>
+/// gRPC: the trivial unary <c>Ping</c> on a server without the mesh, with the mesh admitting every call, and with the
+/// mesh rejecting every call (the caller's quota of the day is spent). HTTP: <c>POST /orders</c> with a small JSON body,
+/// rejected by the mesh (<c>RequireMeshRateLimit()</c>) and by ASP.NET Core's own limiter
+/// (<c>AddRateLimiter</c> + <c>AddFixedWindowLimiter</c> + <c>UseRateLimiter</c>, sending <c>Retry-After</c>).
+/// </remarks>
+public static class LoadRun
+{
+    public const string Option = "--load";
+    private const string OrdersPath = "/orders";
+    private const string PingPath = "/mesh.benchmarks.Bench/Ping";
+
+    public static int Run(string[] args)
+    {
+        var rounds = IntOption(args, "--rounds", 5);
+        var seconds = IntOption(args, "--seconds", 5);
+        var connections = IntOption(args, "--connections", 16);
+        var streams = IntOption(args, "--streams", 10);
+
+        var grpcBody = WriteTemp(GrpcFrame(new PingRequest { Text = "ping" }));
+        var jsonBody = WriteTemp("""{"item":"book","quantity":1}"""u8.ToArray());
+        var servers = new List<(string Name, BenchmarkServer Server, string Path, string Body, string ContentType)>();
+        try
+        {
+            servers.Add(("gRPC, plain server (no mesh)", BenchmarkServer.Start(), PingPath, grpcBody, "application/grpc"));
+            servers.Add(("gRPC, mesh, every call admitted", BenchmarkServer.Start(MeshConfiguration.RateLimited(int.MaxValue), s => s.AddSecureMesh()), PingPath, grpcBody, "application/grpc"));
+            servers.Add(("gRPC, mesh, every call rejected", BenchmarkServer.Start(MeshConfiguration.RateLimited(1), s => s.AddSecureMesh()), PingPath, grpcBody, "application/grpc"));
+            servers.Add(("HTTP, mesh RequireMeshRateLimit, every request rejected", BenchmarkServer.Start(
+                MeshConfiguration.RateLimited(1),
+                s => s.AddSecureMesh(),
+                app => app.MapPost(OrdersPath, (Order order) => order.Item).RequireMeshRateLimit()), OrdersPath, jsonBody, "application/json"));
+            servers.Add(("HTTP, ASP.NET Core AddRateLimiter fixed window, every request rejected", BenchmarkServer.Start(
+                configureServices: s => s.AddRateLimiter(options =>
+                {
+                    options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+                    options.AddFixedWindowLimiter("fixed", window =>
+                    {
+                        window.PermitLimit = 1;
+                        window.Window = TimeSpan.FromDays(1);
+                        window.QueueLimit = 0;
+                    });
+                    options.OnRejected = static (context, _) =>
+                    {
+                        if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
+                        {
+                            context.HttpContext.Response.Headers.RetryAfter = ((long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                        }
+
+                        return ValueTask.CompletedTask;
+                    };
+                }),
+                configureApp: app =>
+                {
+                    app.UseRateLimiter();
+                    app.MapPost(OrdersPath, (Order order) => order.Item).RequireRateLimiting("fixed");
+                }), OrdersPath, jsonBody, "application/json"));
+
+            Prepare(servers[0].Server, servers[1].Server, servers[2].Server, servers[3].Server, servers[4].Server);
+
+            var results = servers.Select(_ => new List<double>()).ToArray();
+            Console.WriteLine($"h2load -c {connections} -m {streams} -D {seconds} --warm-up-time=1, {rounds} interleaved rounds");
+            for (var round = 1; round <= rounds; round++)
+            {
+                for (var i = 0; i < servers.Count; i++)
+                {
+                    var (name, server, path, body, contentType) = servers[i];
+                    var rate = H2Load(new Uri(server.Address, path), body, contentType, connections, streams, seconds);
+                    results[i].Add(rate);
+                    Console.WriteLine($"round {round}: {name}: {rate:F0} req/s");
+                }
+            }
+
+            var medians = results.Select(Median).ToArray();
+            Console.WriteLine();
+            Console.WriteLine("| Scenario | Median req/s | Rounds (req/s) |");
+            Console.WriteLine("| --- | ---: | --- |");
+            for (var i = 0; i < servers.Count; i++)
+            {
+                Console.WriteLine($"| {servers[i].Name} | {medians[i]:F0} | {string.Join(", ", results[i].Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))} |");
+            }
+
+            Console.WriteLine();
+            Console.WriteLine($"mesh admitted / plain server:            {medians[1] / medians[0]:F2} (goal >= 0.97)");
+            Console.WriteLine($"mesh rejected / plain server (admitted): {medians[2] / medians[0]:F2} (goal >= 1.10)");
+            Console.WriteLine($"mesh HTTP rejected / AddRateLimiter:     {medians[3] / medians[4]:F2} (goal >= 0.90)");
+            return 0;
+        }
+        finally
+        {
+            foreach (var (_, server, _, _, _) in servers)
+            {
+                server.Dispose();
+            }
+
+            File.Delete(grpcBody);
+            File.Delete(jsonBody);
+        }
+    }
+
+    /// <summary>Spends the quotas of the rejecting servers and checks that every server answers as its scenario says.</summary>
+    private static void Prepare(BenchmarkServer plain, BenchmarkServer admitting, BenchmarkServer rejecting, BenchmarkServer meshHttp, BenchmarkServer aspNetHttp)
+    {
+        var request = new PingRequest { Text = "ping" };
+        using var plainCall = new RawGrpcHttpClient(plain.Address, PingPath, request);
+        using var admittedCall = new RawGrpcHttpClient(admitting.Address, PingPath, request);
+        using var rejectedCall = new RawGrpcHttpClient(rejecting.Address, PingPath, request);
+        Expect(plainCall.CallAsync().GetAwaiter().GetResult() == (int)StatusCode.OK, "the plain server answers OK");
+        Expect(admittedCall.CallAsync().GetAwaiter().GetResult() == (int)StatusCode.OK, "the admitting mesh answers OK");
+        Expect(rejectedCall.CallAsync().GetAwaiter().GetResult() == (int)StatusCode.OK, "the rejecting mesh admits its first call");
+        Expect(rejectedCall.CallAsync().GetAwaiter().GetResult() == (int)StatusCode.ResourceExhausted, "the rejecting mesh rejects");
+
+        foreach (var (server, name) in new[] { (meshHttp, "the mesh"), (aspNetHttp, "AddRateLimiter") })
+        {
+            using var http = new HttpClient { BaseAddress = server.Address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+            var statuses = Enumerable.Range(0, 2).Select(_ =>
+            {
+                using var content = new StringContent("""{"item":"book","quantity":1}""", Encoding.UTF8, "application/json");
+                using var response = http.PostAsync(new Uri(OrdersPath, UriKind.Relative), content).GetAwaiter().GetResult();
+                Expect(response.StatusCode != HttpStatusCode.TooManyRequests || response.Headers.RetryAfter is not null, $"{name} sends Retry-After");
+                return response.StatusCode;
+            }).ToArray();
+            Expect(statuses is [HttpStatusCode.OK, HttpStatusCode.TooManyRequests], $"{name} admits one request, then answers 429");
+        }
+    }
+
+    private static double H2Load(Uri uri, string bodyFile, string contentType, int connections, int streams, int seconds)
+    {
+        var start = new ProcessStartInfo("h2load")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[]
+        {
+            "-c", connections.ToString(CultureInfo.InvariantCulture), "-m", streams.ToString(CultureInfo.InvariantCulture),
+            "-D", seconds.ToString(CultureInfo.InvariantCulture), "--warm-up-time=1",
+            "-d", bodyFile, "-H", "content-type: " + contentType, "-H", "te: trailers", uri.ToString(),
+        })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("h2load did not start; install nghttp2-client.");
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        // h2load counts a 4xx answer as "failed": every answer must be of the scenario's class and none may error.
+        var match = Regex.Match(output, @"finished in [^,]+, ([0-9.]+) req/s");
+        var done = Regex.Match(output, @"requests: .* ([0-9]+) done, [0-9]+ succeeded, [0-9]+ failed, ([0-9]+) errored, ([0-9]+) timeout");
+        var codes = Regex.Match(output, @"status codes: ([0-9]+) 2xx, [0-9]+ 3xx, ([0-9]+) 4xx");
+        var expected = contentType == "application/grpc" ? 1 : 2;
+        if (!match.Success || !done.Success || !codes.Success || done.Groups[2].Value != "0" || done.Groups[3].Value != "0"
+            || codes.Groups[expected].Value != done.Groups[1].Value)
+        {
+            throw new InvalidOperationException("h2load did not finish cleanly:" + Environment.NewLine + output);
+        }
+
+        return double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    private static byte[] GrpcFrame(IMessage message)
+    {
+        var payload = message.ToByteArray();
+        var frame = new byte[5 + payload.Length];
+        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), payload.Length);
+        payload.CopyTo(frame, 5);
+        return frame;
+    }
+
+    private static string WriteTemp(byte[] bytes)
+    {
+        var path = Path.GetTempFileName();
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static int IntOption(string[] args, string name, int fallback)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static void Expect(bool condition, string what)
+    {
+        if (!condition)
+        {
+            throw new InvalidOperationException("Load run set-up failed: " + what + ".");
+        }
+    }
+
+    /// <summary>The body of <c>POST /orders</c>.</summary>
+    public sealed record Order(string Item, int Quantity);
+}
