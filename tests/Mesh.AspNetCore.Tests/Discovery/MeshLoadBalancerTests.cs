@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Mesh.AspNetCore.Discovery.Internal;
 using Mesh.AspNetCore.Tests.Infrastructure;
 using Mesh.AspNetCore.Tests.Protos;
 using Mesh.AspNetCore.Tests.Resilience;
@@ -53,6 +54,22 @@ public sealed class MeshLoadBalancerTests
         var refusedStats = Assert.Single(stats, e => e.Address == $"127.0.0.1:{refused}");
         Assert.Equal(0, refusedStats.Calls);
         Assert.NotEqual("ready", refusedStats.State);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_ClientHostStopped_ItsSubchannelsShutDownInsteadOfReconnecting()
+    {
+        await using var replicas = await Replicas.StartAsync(2);
+        var client = await MeshClientHost.StartAsync(
+            Replicas.Config(replicas.Endpoints(0, 1), NoRetryNoEjection), m => m.AddClient<InventoryClient>("inventory-service"));
+        await CallUntilAsync(client.Get<InventoryClient>(), () => replicas.Calls.All(c => c > 0));
+        var endpoints = client.Get<EndpointRegistry>().Get("inventory-service").Current;
+        Assert.All(endpoints, e => Assert.Equal("ready", e.Snapshot().State));
+
+        // Grpc.Net.ClientFactory keeps its channels: only the mesh's resolver and balancer can let them go.
+        await client.DisposeAsync();
+
+        Assert.All(endpoints, e => Assert.Equal("idle", e.Snapshot().State));
     }
 
     [Fact]

@@ -4,13 +4,14 @@ using System.Text.RegularExpressions;
 using Mesh.AspNetCore.Tests.Infrastructure;
 using Mesh.AspNetCore.Tests.Telemetry;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.AspNetCore.Tests.Samples;
 
 /// <summary>
 /// The order service of samples/ exports the mesh's instruments the way a Prometheus server scrapes them: real Kestrel,
-/// real failing calls to a downstream that is not there, and the text of <c>GET /metrics</c>.
+/// real calls to the inventory service of samples/ while it is down, and the text of <c>GET /metrics</c>.
 /// </summary>
 [Collection(MeshMeterByNameCollection.Name)]
 public sealed class SampleMetricsTests
@@ -20,17 +21,21 @@ public sealed class SampleMetricsTests
     [Fact]
     public async Task OrderService_AfterFailingCalls_PrometheusEndpointServesTheMeshInstrumentsByTheirDocumentedNames()
     {
-        var contentRoot = typeof(OrderService.OrderServiceApp).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .First(a => a.Key == "ContentRoot").Value;
-        var nothingListens = FreePort.Next();
+        var contentRoot = ContentRoot(typeof(OrderService.OrderServiceApp));
+        var inventoryPort = FreePort.Next();
+        var inventory = InventoryService.InventoryServiceApp.Build(
+            [$"--contentRoot={ContentRoot(typeof(InventoryService.InventoryServiceApp))}", $"--Mesh:Port={inventoryPort}", "--Mesh:ListenAddress=127.0.0.1", "--Kestrel:Endpoints:Web:Url=http://127.0.0.1:0"],
+            builder => builder.Logging.ClearProviders());
+        await inventory.StartAsync(Ct);
+        inventory.Services.GetRequiredService<InventoryService.FaultInjector>().TrySet("down");
         var app = OrderService.OrderServiceApp.Build(
             [
                 $"--contentRoot={contentRoot}",
                 $"--Mesh:Port={FreePort.Next()}",
                 "--Mesh:ListenAddress=127.0.0.1",
                 "--Kestrel:Endpoints:Web:Url=http://127.0.0.1:0",
-                "--Mesh:Discovery:Services:0:Host=127.0.0.1", $"--Mesh:Discovery:Services:0:Port={nothingListens}",
-                "--Mesh:Discovery:Services:1:Host=127.0.0.1", $"--Mesh:Discovery:Services:1:Port={nothingListens}",
+                "--Mesh:Discovery:Services:0:Host=127.0.0.1", $"--Mesh:Discovery:Services:0:Port={inventoryPort}",
+                "--Mesh:Discovery:Services:1:Host=127.0.0.1", $"--Mesh:Discovery:Services:1:Port={inventoryPort}",
                 "--Mesh:Resilience:Retry:InitialDelay=5",
             ],
             builder => builder.Logging.ClearProviders());
@@ -39,7 +44,7 @@ public sealed class SampleMetricsTests
         {
             using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First(url => !url.Contains(app.Configuration["Mesh:Port"]!, StringComparison.Ordinal))) };
 
-            // Each order's inventory call fails (nothing listens) and is retried; the fifth failed attempt opens the breaker.
+            // Each order's inventory call fails with UNAVAILABLE and is retried; the fifth failed attempt opens the breaker.
             for (var i = 0; i < 3; i++)
             {
                 using var order = await http.PostAsJsonAsync("/orders", new { sku = "book-42", quantity = 1, amountCents = 1999 }, Ct);
@@ -69,7 +74,7 @@ public sealed class SampleMetricsTests
             var served = Regex.Matches(text, @"^(mesh_\w+)\{", RegexOptions.Multiline).Select(m => m.Groups[1].Value)
                 .Concat(Regex.Matches(text, @"[{,](mesh_\w+)=""").Select(m => m.Groups[1].Value))
                 .ToHashSet();
-            var root = Path.GetFullPath(Path.Combine(contentRoot!, "..", ".."));
+            var root = Path.GetFullPath(Path.Combine(contentRoot, "..", ".."));
             var grafana = File.ReadAllText(Path.Combine(root, "samples", "grafana", "mesh-dashboard.json"));
             var readme = string.Concat(Regex.Matches(File.ReadAllText(Path.Combine(root, "README.md")), @"```promql(.*?)```", RegexOptions.Singleline).Select(m => m.Groups[1].Value));
             Assert.NotEmpty(readme);
@@ -81,8 +86,13 @@ public sealed class SampleMetricsTests
         {
             await app.StopAsync(CancellationToken.None);
             await app.DisposeAsync();
+            await inventory.StopAsync(CancellationToken.None);
+            await inventory.DisposeAsync();
         }
     }
+
+    private static string ContentRoot(Type app) =>
+        app.Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "ContentRoot").Value!;
 
     /// <summary>The value of the one sample of <paramref name="name"/> whose labels include all of <paramref name="labels"/>.</summary>
     private static double Value(string exposition, string name, params (string Name, string Value)[] labels)

@@ -7,8 +7,10 @@ namespace Mesh.AspNetCore.Discovery.Internal;
 /// Creates the <see cref="MeshLoadBalancer"/> of a mesh channel, whose service config names the policy
 /// <c>mesh_round_robin</c> with the target service's id. Registered in DI, where gRPC channels find their balancer factories.
 /// </summary>
-internal sealed class MeshLoadBalancerFactory(EndpointRegistry endpoints) : LoadBalancerFactory
+internal sealed class MeshLoadBalancerFactory(EndpointRegistry endpoints) : LoadBalancerFactory, IDisposable
 {
+    private readonly ChannelPartTracker _created = new();
+
     public override string Name => DiscoveryConstants.PolicyName;
 
     /// <summary>The load-balancing configuration of the channel of <paramref name="serviceId"/>.</summary>
@@ -27,6 +29,9 @@ internal sealed class MeshLoadBalancerFactory(EndpointRegistry endpoints) : Load
             throw new InvalidOperationException($"The '{DiscoveryConstants.PolicyName}' load-balancing policy needs '{DiscoveryConstants.ServiceIdKey}' in its configuration.");
         }
 
-        return new MeshLoadBalancer(options.Controller, options.LoggerFactory, endpoints.Get(serviceId));
+        return _created.Track(new MeshLoadBalancer(options.Controller, options.LoggerFactory, endpoints.Get(serviceId)));
     }
+
+    /// <summary>Disposes the balancers this factory created, and so their subchannels: the application is stopping.</summary>
+    public void Dispose() => _created.Dispose();
 }

@@ -7,8 +7,10 @@ namespace Mesh.AspNetCore.Discovery.Internal;
 /// Serves the <c>mesh:///&lt;service id&gt;</c> addresses of mesh channels with a <see cref="MeshResolver"/> fed by
 /// <c>Mesh:Discovery</c>. Registered in DI, where gRPC channels find their resolver factories.
 /// </summary>
-internal sealed class MeshResolverFactory(IOptionsMonitor<SecureMeshOptions> meshOptions, EndpointRegistry endpoints, TimeProvider timeProvider) : ResolverFactory
+internal sealed class MeshResolverFactory(IOptionsMonitor<SecureMeshOptions> meshOptions, EndpointRegistry endpoints, TimeProvider timeProvider) : ResolverFactory, IDisposable
 {
+    private readonly ChannelPartTracker _created = new();
+
     public override string Name => DiscoveryConstants.Scheme;
 
     /// <summary>The channel address of a target service.</summary>
@@ -18,6 +20,9 @@ internal sealed class MeshResolverFactory(IOptionsMonitor<SecureMeshOptions> mes
     {
         ArgumentNullException.ThrowIfNull(options);
         var serviceId = Uri.UnescapeDataString(options.Address.AbsolutePath.TrimStart('/'));
-        return new MeshResolver(serviceId, endpoints.Get(serviceId), meshOptions, timeProvider, options.LoggerFactory);
+        return _created.Track(new MeshResolver(serviceId, endpoints.Get(serviceId), meshOptions, timeProvider, options.LoggerFactory));
     }
+
+    /// <summary>Disposes the resolvers this factory created: the application is stopping.</summary>
+    public void Dispose() => _created.Dispose();
 }

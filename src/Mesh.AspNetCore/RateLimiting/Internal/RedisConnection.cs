@@ -44,11 +44,48 @@ internal sealed class RedisConnection(IOptionsMonitor<SecureMeshOptions> options
         if (redis.Configuration is null && services.GetService<IConnectionMultiplexer>() is { } registered)
         {
             _owned = false;
-            return Task.FromResult(registered);
+            return PrepareAsync(registered);
         }
 
         _owned = true;
         return ConnectAsync(CreateConfiguration(redis));
+    }
+
+    /// <summary>
+    /// Loads the rate-limit script on every connected server, now and whenever a connection is restored (a restarted
+    /// store has lost it): StackExchange.Redis then sends its hash (<c>EVALSHA</c>) instead of its text, and the
+    /// server has compiled it before the first request needs it. Until it is loaded, the script is sent in full.
+    /// </summary>
+    private static async Task<IConnectionMultiplexer> PrepareAsync(IConnectionMultiplexer connection)
+    {
+        connection.ConnectionRestored += static (sender, args) =>
+        {
+            if (sender is IConnectionMultiplexer restored)
+            {
+                _ = LoadScriptAsync(restored);
+            }
+        };
+        await LoadScriptAsync(connection).ConfigureAwait(false);
+        return connection;
+    }
+
+    private static async Task LoadScriptAsync(IConnectionMultiplexer connection)
+    {
+        foreach (var server in connection.GetServers())
+        {
+            try
+            {
+                if (server.IsConnected)
+                {
+                    await server.ScriptLoadAsync(RedisRateLimitStore.Script).ConfigureAwait(false);
+                }
+            }
+            catch (Exception)
+            {
+                // Not loaded (store down, connection closing): requests send the script's text until it is. Nothing
+                // may escape, since the restore handler does not await this.
+            }
+        }
     }
 
     internal static ConfigurationOptions CreateConfiguration(RedisOptions redis)
@@ -66,7 +103,7 @@ internal sealed class RedisConnection(IOptionsMonitor<SecureMeshOptions> options
     }
 
     private static async Task<IConnectionMultiplexer> ConnectAsync(ConfigurationOptions configuration) =>
-        await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        await PrepareAsync(await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false)).ConfigureAwait(false);
 
     public void Dispose()
     {

@@ -114,7 +114,12 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore, IDisposable
                 [limit.WindowMs]);
             pending = evaluating;
             var left = timeout - _time.GetElapsedTime(started);
-            var result = evaluating.IsCompleted || left <= TimeSpan.Zero
+            if (!evaluating.IsCompleted && left <= TimeSpan.Zero)
+            {
+                throw new TimeoutException("The connection to the store took the whole of Mesh:Redis:TimeoutMs.");
+            }
+
+            var result = evaluating.IsCompleted
                 ? await evaluating.ConfigureAwait(false)
                 : await evaluating.WaitAsync(left, _time).ConfigureAwait(false);
             var count = (long)result[0];
