@@ -7,11 +7,13 @@ namespace PaymentService;
 public sealed class PaymentApi : Payment.PaymentBase
 {
     private static readonly ConcurrentDictionary<string, ChargeReply> Charges = new();
-    private long _transactions;
+
+    // The service is created per call: the counter belongs to the process, so every charge gets its own id.
+    private static long s_transactions;
 
     public override Task<ChargeReply> Charge(ChargeRequest request, ServerCallContext context)
     {
-        var id = Interlocked.Increment(ref _transactions);
+        var id = Interlocked.Increment(ref s_transactions);
         var reply = new ChargeReply { Ok = request.AmountCents > 0, TransactionId = $"tx-{id}" };
         Charges[request.OrderId] = reply;
         return Task.FromResult(reply);

@@ -40,6 +40,9 @@ public static partial class SecureMeshBuilderExtensions
             .Where(d => d.ServiceType == typeof(MeshClientRegistration) && d.ImplementationInstance is MeshClientRegistration)
             .Select(d => (MeshClientRegistration)d.ImplementationInstance!)
             .ToList();
+        // Service ids compare ordinal case-insensitively everywhere (configuration keys do too): a service keeps the
+        // spelling of its first registration, so its pipeline, breaker and stats are one whatever case later calls use.
+        serviceId = existing.FirstOrDefault(r => string.Equals(r.ServiceId, serviceId, StringComparison.OrdinalIgnoreCase))?.ServiceId ?? serviceId;
         if (existing.FirstOrDefault(r => r.ClientType == typeof(TClient)) is { } registered)
         {
             if (string.Equals(registered.ServiceId, serviceId, StringComparison.OrdinalIgnoreCase))

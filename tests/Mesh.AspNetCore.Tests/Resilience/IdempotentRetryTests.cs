@@ -108,7 +108,8 @@ public sealed class IdempotentRetryTests
         var script = new LedgerScript { Failure = StatusCode.OK };
         await using var server = await LedgerServer.StartAsync(
             script, """{ "Mesh": { "ServiceId": "payment-service", "Resilience": { "RateLimit": { "MaxRequests": 1, "WindowMs": 60000 } } } }""");
-        await using var client = await StartClientAsync(server.Port, """{ "OnlyIdempotent": true }""", time);
+        // MaxDelay covers the limiter's 60 s pushback: a pushback past MaxDelay would end the retries at once.
+        await using var client = await StartClientAsync(server.Port, """{ "OnlyIdempotent": true, "InitialDelay": 1, "MaxDelay": 60000 }""", time);
         var ledger = client.Get<PaymentLedgerClient>();
         await ledger.GetBalanceAsync(Request, cancellationToken: Ct); // spends this caller's quota
 

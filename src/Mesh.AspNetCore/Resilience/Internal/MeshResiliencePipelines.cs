@@ -42,7 +42,8 @@ internal static class MeshResiliencePipelines
                 var onlyIdempotent = resilience.Retry.OnlyIdempotent
                     ? new IdempotencyPolicy(provider.GetRequiredService<DeclaredIdempotency>(), resilience.Retry.IdempotentMethods)
                     : null;
-                var retry = new MeshRetry(resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider, onlyIdempotent, budgets);
+                var breaker = resilience.CircuitBreaker.Enabled ? provider.GetRequiredService<CircuitBreakerRegistry>().Get(serviceId) : null;
+                var retry = new MeshRetry(resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider, onlyIdempotent, budgets, breaker);
                 builder.AddRetry(retry.StrategyOptions);
             }
 

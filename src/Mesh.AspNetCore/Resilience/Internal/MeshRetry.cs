@@ -12,10 +12,19 @@ namespace Mesh.AspNetCore.Resilience.Internal;
 /// idempotent methods (or requests that never reached a handler) with <c>OnlyIdempotent</c>, and within the service's
 /// retry budget.
 /// </summary>
+/// <remarks>
+/// The backoff is waited here (in <c>OnRetry</c>) rather than by Polly, for two reasons: the
+/// delay is decided once, jitter included, when the retry is decided, so the deadline check sees the delay that is
+/// waited; and the wait ends as soon as the service's circuit breaker opens for longer than the rest of it, so a retry
+/// that the open breaker would reject is rejected at once instead of after its whole backoff.
+/// </remarks>
 internal sealed class MeshRetry
 {
     public const string PushbackTrailer = "grpc-retry-pushback-ms";
     public const string RetryAfterTrailer = "retry-after";
+
+    // The largest pushback that TimeSpan holds exactly; anything longer is past every MaxDelay anyway.
+    private static readonly long MaxPushbackMs = (long)TimeSpan.MaxValue.TotalMilliseconds - 1;
 
     private readonly bool[] _retryable = new bool[(int)StatusCode.Unauthenticated + 1];
     private readonly TimeSpan _initialDelay;
@@ -24,6 +33,11 @@ internal sealed class MeshRetry
     private readonly string _serviceId;
     private readonly MeshMetrics _metrics;
     private readonly TimeProvider _timeProvider;
+    private readonly ServiceCircuitBreaker? _breaker;
+    private readonly Func<double> _random;
+
+    /// <summary>The delay decided for the retry that follows the current failed attempt.</summary>
+    private static readonly ResiliencePropertyKey<TimeSpan> DelayKey = new("Mesh.RetryDelay");
     private readonly IdempotencyPolicy? _onlyIdempotent;
     private readonly RetryBudget? _budget;
     private readonly RetryBudgetRegistry? _budgets;
@@ -34,7 +48,9 @@ internal sealed class MeshRetry
         MeshMetrics metrics,
         TimeProvider timeProvider,
         IdempotencyPolicy? onlyIdempotent = null,
-        RetryBudgetRegistry? budgets = null)
+        RetryBudgetRegistry? budgets = null,
+        ServiceCircuitBreaker? breaker = null,
+        Func<double>? random = null)
     {
         _onlyIdempotent = options.OnlyIdempotent ? onlyIdempotent : null;
         _budgets = budgets;
@@ -53,6 +69,8 @@ internal sealed class MeshRetry
         _serviceId = serviceId;
         _metrics = metrics;
         _timeProvider = timeProvider;
+        _breaker = breaker;
+        _random = random ?? Random.Shared.NextDouble;
         StrategyOptions = new RetryStrategyOptions
         {
             Name = "MeshRetry",
@@ -60,9 +78,10 @@ internal sealed class MeshRetry
             BackoffType = DelayBackoffType.Exponential,
             Delay = _initialDelay,
             MaxDelay = _maxDelay,
-            UseJitter = options.UseJitter,
             ShouldHandle = ShouldHandle,
-            DelayGenerator = GenerateDelay,
+
+            // Polly waits nothing: OnRetry waits the delay decided in ShouldHandle.
+            DelayGenerator = static _ => new ValueTask<TimeSpan?>(TimeSpan.Zero),
             OnRetry = OnRetry,
         };
     }
@@ -77,8 +96,21 @@ internal sealed class MeshRetry
     }
 
     /// <summary>
+    /// The delay before retry number <paramref name="attempt"/> + 1: <see cref="BackoffDelay"/>, or with <c>UseJitter</c>
+    /// a random value between half of it and all of it (uniform, mean three quarters), so the schedule keeps its
+    /// exponential shape and never waits longer than without jitter.
+    /// </summary>
+    public TimeSpan RetryDelay(int attempt)
+    {
+        var delay = BackoffDelay(attempt);
+        return _useJitter ? TimeSpan.FromTicks((long)(delay.Ticks * (0.5 + (0.5 * _random())))) : delay;
+    }
+
+    /// <summary>
     /// The server's pushback from the failed attempt's trailers: <c>grpc-retry-pushback-ms</c> (milliseconds) or
     /// <c>retry-after</c> (whole seconds). Returns false when the server asked not to retry (negative pushback).
+    /// A value too large for a <see cref="TimeSpan"/> reads as <see cref="TimeSpan.MaxValue"/>: it is input from the
+    /// network, and the caller compares it with <c>MaxDelay</c> and the deadline rather than trusting it.
     /// </summary>
     public static bool TryGetPushback(Metadata? trailers, out TimeSpan? pushback)
     {
@@ -96,7 +128,7 @@ internal sealed class MeshRetry
                 return false;
             }
 
-            pushback = TimeSpan.FromMilliseconds(ms);
+            pushback = ms > MaxPushbackMs ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(ms);
         }
 
         if (trailers.GetValue(RetryAfterTrailer) is { } retryAfter
@@ -107,7 +139,7 @@ internal sealed class MeshRetry
                 return false;
             }
 
-            var delay = TimeSpan.FromSeconds(seconds);
+            var delay = seconds > MaxPushbackMs / 1000 ? TimeSpan.MaxValue : TimeSpan.FromSeconds(seconds);
             if (pushback is null || delay > pushback)
             {
                 pushback = delay;
@@ -135,6 +167,13 @@ internal sealed class MeshRetry
             return new ValueTask<bool>(false);
         }
 
+        // A server's pushback is input from the network: one longer than MaxDelay ends the retries with this status
+        // rather than holding the call (and its caller) for as long as the server says.
+        if (pushback > _maxDelay)
+        {
+            return new ValueTask<bool>(false);
+        }
+
         var hasCall = args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call);
 
         // With OnlyIdempotent, a method that is not idempotent is retried only when its request never reached a handler.
@@ -143,15 +182,14 @@ internal sealed class MeshRetry
             return new ValueTask<bool>(false);
         }
 
+        // The delay is decided once, jitter included: the deadline check and the wait use the same value.
+        var delay = pushback is { } p ? Max(BackoffDelay(args.AttemptNumber), p) : RetryDelay(args.AttemptNumber);
+
         // A retry whose delay ends after the call's deadline would only fail with DeadlineExceeded: the caller gets
         // this attempt's status instead.
-        if (hasCall && call!.Deadline is { } deadline)
+        if (hasCall && call!.Deadline is { } deadline && deadline - _timeProvider.GetUtcNow().UtcDateTime <= delay)
         {
-            var delay = Max(BackoffDelay(args.AttemptNumber), pushback);
-            if (_timeProvider.GetUtcNow().UtcDateTime + delay >= deadline)
-            {
-                return new ValueTask<bool>(false);
-            }
+            return new ValueTask<bool>(false);
         }
 
         // Last, so that only a retry that would otherwise be made takes from the budget.
@@ -160,27 +198,68 @@ internal sealed class MeshRetry
             return new ValueTask<bool>(false);
         }
 
+        args.Context.Properties.Set(DelayKey, delay);
         return new ValueTask<bool>(true);
     }
 
-    private ValueTask<TimeSpan?> GenerateDelay(RetryDelayGeneratorArguments<object> args)
-    {
-        TryGetPushback((args.Outcome.Exception as RpcException)?.Trailers, out var pushback);
-        if (_useJitter && pushback is null)
-        {
-            // Polly's own exponential backoff with decorrelated jitter, capped by MaxDelay.
-            return new ValueTask<TimeSpan?>((TimeSpan?)null);
-        }
-
-        return new ValueTask<TimeSpan?>(Max(BackoffDelay(args.AttemptNumber), pushback));
-    }
-
-    private ValueTask OnRetry(OnRetryArguments<object> args)
+    private async ValueTask OnRetry(OnRetryArguments<object> args)
     {
         var method = args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call) ? call.Method : string.Empty;
         var status = (args.Outcome.Exception as RpcException)?.StatusCode ?? StatusCode.Unknown;
         _metrics.RetryScheduled(_serviceId, method, status);
-        return default;
+        if (args.Context.Properties.TryGetValue(DelayKey, out var delay))
+        {
+            await WaitAsync(delay, args.Context.CancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Waits <paramref name="delay"/>, or less: until the caller cancels (Polly then ends the call as cancelled), or
+    /// until the service's breaker is open for at least the rest of the wait (the retry then goes on at once, and the
+    /// open breaker rejects it without network traffic).
+    /// </summary>
+    private async ValueTask WaitAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        var start = _timeProvider.GetTimestamp();
+        try
+        {
+            while (true)
+            {
+                var left = delay - _timeProvider.GetElapsedTime(start);
+                if (left <= TimeSpan.Zero)
+                {
+                    return;
+                }
+
+                if (_breaker is null)
+                {
+                    await Task.Delay(left, _timeProvider, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                // Taken before the state is read, so an opening between the two is not missed.
+                var opened = _breaker.NextOpening;
+                if (_breaker.RejectsFor(_timeProvider) >= left)
+                {
+                    return;
+                }
+
+                using var sleep = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var timer = Task.Delay(left, _timeProvider, sleep.Token);
+                if (await Task.WhenAny(timer, opened).ConfigureAwait(false) == timer)
+                {
+                    await timer.ConfigureAwait(false);
+                    return;
+                }
+
+                await sleep.CancelAsync().ConfigureAwait(false);
+                await timer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Polly sees the cancelled token and ends the call without another attempt.
+        }
     }
 
     private static TimeSpan Max(TimeSpan delay, TimeSpan? pushback) => pushback is { } p && p > delay ? p : delay;

@@ -372,7 +372,19 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             if (!_firstRead)
             {
                 _firstRead = true;
-                return await _first!.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    return await _first!.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw CancelledByReader(ex);
+                }
+            }
+
+            if (OwnFailure is { } own)
+            {
+                throw own;
             }
 
             try
@@ -447,6 +459,21 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         private Exception? Complete(Exception? exception) =>
             Interlocked.Exchange(ref _completed, 1) == 0 ? owner.Completed(Method, _start, exception) : exception;
+
+        /// <summary>
+        /// The caller cancelled the read of the first message: as with gRPC's own client, that cancels the whole call
+        /// (the running attempt, or the backoff before the next one), and every later read fails with the same status.
+        /// </summary>
+        private RpcException CancelledByReader(OperationCanceledException cause)
+        {
+            var cancelled = new RpcException(new Status(StatusCode.Cancelled, "Call canceled by the client.", cause));
+            OwnFailure = cancelled;
+            _disposed = true;
+            Attempt?.Dispose();
+            Complete(cancelled);
+            ObserveAfterDispose(_first);
+            return cancelled;
+        }
 
         protected override Task<Metadata> HeadersOf(AsyncServerStreamingCall<TResponse> attempt) => attempt.ResponseHeadersAsync;
 

@@ -41,6 +41,7 @@ internal sealed class ServiceCircuitBreaker(string serviceId, TimeProvider timeP
     private long _openedAt;
     private TimeSpan _openFor;
     private RejectionText? _rejectionText;
+    private TaskCompletionSource? _nextOpening;
 
     public string ServiceId { get; } = serviceId;
 
@@ -53,6 +54,28 @@ internal sealed class ServiceCircuitBreaker(string serviceId, TimeProvider timeP
             {
                 return _state == CircuitState.Open && timeProvider.GetElapsedTime(_openedAt) >= _openFor ? CircuitState.HalfOpen : _state;
             }
+        }
+    }
+
+    /// <summary>Completes when the breaker next opens (or opens again from half-open).</summary>
+    public Task NextOpening
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return (_nextOpening ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+    }
+
+    /// <summary>How much longer the breaker rejects every call: the rest of its open period, zero when it is not open.</summary>
+    public TimeSpan RejectsFor(TimeProvider time)
+    {
+        lock (_lock)
+        {
+            var remaining = _state == CircuitState.Open ? _openFor - time.GetElapsedTime(_openedAt) : TimeSpan.Zero;
+            return remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
         }
     }
 
@@ -174,6 +197,8 @@ internal sealed class ServiceCircuitBreaker(string serviceId, TimeProvider timeP
         var transition = MoveTo(CircuitState.Open, status);
         _openedAt = time.GetTimestamp();
         _openFor = settings.BreakDuration;
+        _nextOpening?.TrySetResult();
+        _nextOpening = null;
         return transition with { Failures = failures, BreakDuration = settings.BreakDuration };
     }
 

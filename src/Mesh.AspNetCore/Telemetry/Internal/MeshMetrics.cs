@@ -52,7 +52,7 @@ internal sealed class MeshMetrics
 
     private readonly IServiceProvider _services;
     private readonly TimeProvider _timeProvider;
-    private readonly ConcurrentDictionary<string, ServiceCallStats> _byService = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ServiceCallStats> _byService = new(StringComparer.OrdinalIgnoreCase);
     private readonly Counter<long> _calls;
     private readonly Counter<long> _retries;
     private readonly Counter<long> _retriesThrottled;
@@ -216,7 +216,7 @@ internal sealed class MeshMetrics
         {
             foreach (var state in reader.GetCircuitStates())
             {
-                var existing = states.FindIndex(s => string.Equals(s.Key, state.Key, StringComparison.Ordinal));
+                var existing = states.FindIndex(s => string.Equals(s.Key, state.Key, StringComparison.OrdinalIgnoreCase));
                 if (existing < 0)
                 {
                     states.Add(state);
@@ -237,7 +237,7 @@ internal sealed class MeshMetrics
     /// </summary>
     internal Dictionary<string, CircuitState> ReadCircuitStates(List<KeyValuePair<string, CircuitState>> registered)
     {
-        var states = new Dictionary<string, CircuitState>(registered, StringComparer.Ordinal);
+        var states = new Dictionary<string, CircuitState>(registered, StringComparer.OrdinalIgnoreCase);
         foreach (var (serviceId, stats) in _byService)
         {
             if (stats.LastKnownState is { } state)

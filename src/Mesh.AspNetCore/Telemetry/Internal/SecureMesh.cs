@@ -10,15 +10,15 @@ internal sealed class SecureMesh(MeshMetrics metrics, IOptionsMonitor<SecureMesh
     {
         var registered = metrics.ReadRegisteredCircuitStates();
         var states = metrics.ReadCircuitStates(registered);
-        var recorded = metrics.RecordedServices.ToDictionary(s => s.Key, s => s.Value, StringComparer.Ordinal);
+        var recorded = metrics.RecordedServices.ToDictionary(s => s.Key, s => s.Value, StringComparer.OrdinalIgnoreCase);
 
         // Connected services first, in registration order, then any other service calls were recorded for.
         var serviceIds = registered.Select(s => s.Key)
             .Concat(recorded.Keys.Order(StringComparer.Ordinal))
             .Concat(states.Keys.Order(StringComparer.Ordinal))
-            .Distinct(StringComparer.Ordinal);
+            .Distinct(StringComparer.OrdinalIgnoreCase);
 
-        var services = new Dictionary<string, MeshMetricsSnapshot>(StringComparer.Ordinal);
+        var services = new Dictionary<string, MeshMetricsSnapshot>(StringComparer.OrdinalIgnoreCase);
         var total = new LatencySummary();
         var worst = CircuitState.Closed;
         long sent = 0, failed = 0, retries = 0, retriesThrottled = 0;
