@@ -71,6 +71,8 @@ public static partial class MeshServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<SecureMeshOptions>, BindMeshOptions>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SecureMeshOptions>, SecureMeshOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<SecureMeshOptions>, ValidatedReloadTokenSource>());
+        services.TryAddSingleton<ValidatedOptionsFactory>();
+        services.TryAddSingleton<IOptionsFactory<SecureMeshOptions>>(static sp => sp.GetRequiredService<ValidatedOptionsFactory>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<KestrelServerOptions>, ConfigureMeshKestrel>());
         services.TryAddSingleton(TimeProvider.System);
 

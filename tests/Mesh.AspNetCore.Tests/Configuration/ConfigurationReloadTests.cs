@@ -58,12 +58,52 @@ public sealed class ConfigurationReloadTests
         Assert.Equal(250, monitor.CurrentValue.Resilience.Retry.InitialDelay);
     }
 
-    private static Task<MeshTestHost> StartAsync() => MeshTestHost.StartAsync(
+    [Fact]
+    public async Task Reload_ConfigurationTurnsInvalidRightAfterValidation_ValidatedOptionsStayInForce()
+    {
+        var armed = 0;
+        MemoryConfigurationProvider? provider = null;
+        await using var host = await StartAsync(services => services.Configure<SecureMeshOptions>(_ =>
+        {
+            // Runs inside the build that validates the reload: the next change lands before the monitor reads the
+            // options, without a reload of its own.
+            if (Interlocked.Exchange(ref armed, 0) == 1)
+            {
+                provider!.Set("Mesh:Resilience:Retry:MaxAttempts", "-1");
+            }
+        }));
+        provider = ((IConfigurationRoot)host.App.Configuration).Providers.OfType<MemoryConfigurationProvider>().Last();
+        var monitor = host.Services.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>();
+
+        Volatile.Write(ref armed, 1);
+        Set(host, "Mesh:Resilience:Retry:MaxAttempts", "5");
+
+        Assert.Equal(5, monitor.CurrentValue.Resilience.Retry.MaxAttempts);
+        Assert.Equal(5, monitor.CurrentValue.Resilience.Retry.MaxAttempts);
+    }
+
+    [Fact]
+    public async Task Reload_ChangeSubscriberThrows_ReportedAsSubscriberFailureNotAsInvalidConfiguration()
+    {
+        await using var host = await StartAsync();
+        var monitor = host.Services.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>();
+        using var subscription = monitor.OnChange(_ => throw new InvalidOperationException("subscriber failed"));
+
+        Set(host, "Mesh:Resilience:Retry:MaxAttempts", "5");
+
+        Assert.Equal(5, monitor.CurrentValue.Resilience.Retry.MaxAttempts);
+        Assert.DoesNotContain(host.Logs.Entries, e => e.EventId.Id == 1001);
+        var error = Assert.Single(host.Logs.Entries, e => e.EventId.Id == 1002);
+        Assert.Equal(LogLevel.Error, error.Level);
+    }
+
+    private static Task<MeshTestHost> StartAsync(Action<IServiceCollection>? services = null) => MeshTestHost.StartAsync(
         """{ "Mesh": { "ServiceId": "reloading-service" } }""",
         b =>
         {
             b.Configuration.AddInMemoryCollection();
             b.Services.AddSecureMesh();
+            services?.Invoke(b.Services);
         },
         _ => { });
 

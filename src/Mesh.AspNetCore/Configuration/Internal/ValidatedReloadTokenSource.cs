@@ -12,7 +12,7 @@ namespace Mesh.AspNetCore.Configuration.Internal;
 /// </summary>
 internal sealed partial class ValidatedReloadTokenSource : IOptionsChangeTokenSource<SecureMeshOptions>, IDisposable
 {
-    private readonly IOptionsFactory<SecureMeshOptions> _factory;
+    private readonly ValidatedOptionsFactory _factory;
     private readonly ILogger _logger;
     private readonly List<IDisposable> _subscriptions = [];
     private CancellationTokenSource _changed = new();
@@ -20,7 +20,7 @@ internal sealed partial class ValidatedReloadTokenSource : IOptionsChangeTokenSo
     public ValidatedReloadTokenSource(
         IEnumerable<MeshConfigurationSource> sources,
         IServiceProvider services,
-        IOptionsFactory<SecureMeshOptions> factory,
+        ValidatedOptionsFactory factory,
         ILogger<ValidatedReloadTokenSource> logger)
     {
         _factory = factory;
@@ -40,7 +40,7 @@ internal sealed partial class ValidatedReloadTokenSource : IOptionsChangeTokenSo
     {
         try
         {
-            _factory.Create(Name);
+            _factory.BuildValidated();
         }
         catch (OptionsValidationException ex)
         {
@@ -61,7 +61,8 @@ internal sealed partial class ValidatedReloadTokenSource : IOptionsChangeTokenSo
         }
         catch (AggregateException ex)
         {
-            LogInvalidReload(_logger, ex.InnerException?.Message ?? ex.Message);
+            // The configuration was valid and is in force: what failed is code that listens for its changes.
+            LogChangeSubscriberFailed(_logger, ex.InnerException ?? ex);
         }
         finally
         {
@@ -82,4 +83,8 @@ internal sealed partial class ValidatedReloadTokenSource : IOptionsChangeTokenSo
     [LoggerMessage(EventId = 1001, EventName = "InvalidMeshConfigurationReload", Level = LogLevel.Error,
         Message = "The reloaded Mesh configuration is invalid and was not applied; the last valid configuration stays in force. {Errors}")]
     private static partial void LogInvalidReload(ILogger logger, string errors);
+
+    [LoggerMessage(EventId = 1002, EventName = "MeshConfigurationChangeSubscriberFailed", Level = LogLevel.Error,
+        Message = "The reloaded Mesh configuration is in force, but a subscriber to its change failed.")]
+    private static partial void LogChangeSubscriberFailed(ILogger logger, Exception exception);
 }
