@@ -47,6 +47,17 @@ public sealed class CallerIdentityTests
     }
 
     [Fact]
+    public void Resolve_ServiceIdsSpeltWithOtherCase_AreOneCaller()
+    {
+        var lower = CallerIdentity.Resolve(Request(serviceId: "order-service"), RateLimitPartition.Caller);
+        var mixed = CallerIdentity.Resolve(Request(serviceId: "Order-Service"), RateLimitPartition.Caller);
+
+        Assert.Equal(lower, mixed);
+        Assert.Equal(lower.GetHashCode(), mixed.GetHashCode());
+        Assert.Equal("service:order-service", mixed.ToStoreName());
+    }
+
+    [Fact]
     public void Resolve_UserAndServiceOfTheSameName_AreDifferentCallers()
     {
         var user = CallerIdentity.Resolve(Request(user: "a"), RateLimitPartition.Caller);

@@ -27,6 +27,16 @@ public sealed class RateLimitInterceptorTests
     }
 
     [Fact]
+    public async Task Say_OneServiceIdSpeltTwoWays_SharesOneQuota()
+    {
+        await using var service = await RateLimitedService.StartAsync("""{ "MaxRequests": 2, "WindowMs": 60000 }""");
+
+        Assert.Equal(StatusCode.OK, await service.SayAsync(RateLimitedService.Caller("order-service")));
+        Assert.Equal(StatusCode.OK, await service.SayAsync(RateLimitedService.Caller("Order-Service")));
+        Assert.Equal(StatusCode.ResourceExhausted, await service.SayAsync(RateLimitedService.Caller("ORDER-SERVICE")));
+    }
+
+    [Fact]
     public async Task Say_PartitionByGlobal_AllCallersShareOneQuota()
     {
         await using var service = await RateLimitedService.StartAsync("""{ "MaxRequests": 3, "WindowMs": 60000, "PartitionBy": "Global" }""");

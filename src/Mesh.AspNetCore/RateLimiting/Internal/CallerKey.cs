@@ -44,12 +44,21 @@ internal readonly struct CallerKey : IEquatable<CallerKey>
 
     public static CallerKey ForAddress(IPAddress? address) => new(CallerKind.Address, null, address);
 
+    // Service ids compare ordinal case-insensitively everywhere in the mesh, as configuration keys do.
+    private StringComparison NameComparison => Kind == CallerKind.Service ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
     public bool Equals(CallerKey other) =>
-        Kind == other.Kind && string.Equals(_name, other._name, StringComparison.Ordinal) && Equals(_address, other._address);
+        Kind == other.Kind && string.Equals(_name, other._name, NameComparison) && Equals(_address, other._address);
 
     public override bool Equals(object? obj) => obj is CallerKey other && Equals(other);
 
-    public override int GetHashCode() => HashCode.Combine(Kind, _name, _address);
+    public override int GetHashCode() => HashCode.Combine(Kind, _name is null ? 0 : string.GetHashCode(_name, NameComparison), _address);
+
+    /// <summary>
+    /// The partition as a shared store names it: <see cref="ToString"/>, with a service id in lower case so that every
+    /// spelling of one id counts in one partition.
+    /// </summary>
+    public string ToStoreName() => Kind == CallerKind.Service ? "service:" + _name!.ToLowerInvariant() : ToString();
 
     /// <summary>The caller as logs show it: <c>user:alice</c>, <c>service:inventory-service</c>, <c>ip:10.0.0.7</c>, <c>global</c>.</summary>
     public override string ToString() => Kind switch

@@ -91,7 +91,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore, IDisposable
 
     /// <summary>The key of a partition: <c>{KeyPrefix}{ServiceId}:{partition}</c>, the partition as a hash tag.</summary>
     internal static string KeyOf(SecureMeshOptions options, CallerKey partition) =>
-        string.Concat(options.Redis.KeyPrefix, options.ServiceId, ":{", partition.ToString(), "}");
+        string.Concat(options.Redis.KeyPrefix, options.ServiceId, ":{", partition.ToStoreName(), "}");
 
     private async ValueTask<RateLimitDecision> AskStoreAsync(CallerKey partition, RateLimitOptions limit, long started)
     {
