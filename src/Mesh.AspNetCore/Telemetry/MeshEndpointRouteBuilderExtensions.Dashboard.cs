@@ -26,9 +26,7 @@ public static partial class MeshEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentException.ThrowIfNullOrEmpty(pattern);
 
-        var handlers = endpoints.ServiceProvider.GetService<DashboardEndpoints>()
-            ?? throw new InvalidOperationException(
-                "MapMeshDashboard needs the mesh's services: call builder.Services.AddSecureMesh() when configuring the application's services.");
+        var handlers = GetMeshService<DashboardEndpoints>(endpoints, nameof(MapMeshDashboard));
         endpoints.ServiceProvider.GetRequiredService<DashboardFeed>().Start();
 
         var group = endpoints.MapGroup(pattern);

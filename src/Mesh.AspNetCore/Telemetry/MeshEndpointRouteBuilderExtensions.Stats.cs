@@ -24,9 +24,7 @@ public static partial class MeshEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentException.ThrowIfNullOrEmpty(pattern);
 
-        var mesh = endpoints.ServiceProvider.GetService<ISecureMesh>()
-            ?? throw new InvalidOperationException(
-                "MapMeshStats needs the mesh's services: call builder.Services.AddSecureMesh() when configuring the application's services.");
+        var mesh = GetMeshService<ISecureMesh>(endpoints, nameof(MapMeshStats));
 
         return endpoints.MapGet(pattern, context => context.Response.WriteAsJsonAsync(
                 mesh.GetStats(),
@@ -35,4 +33,11 @@ public static partial class MeshEndpointRouteBuilderExtensions
                 context.RequestAborted))
             .WithDisplayName("Mesh stats");
     }
+
+    /// <summary>A service that <c>AddSecureMesh()</c> registers, or an error naming that call for <paramref name="method"/>.</summary>
+    private static T GetMeshService<T>(IEndpointRouteBuilder endpoints, string method)
+        where T : notnull =>
+        endpoints.ServiceProvider.GetService<T>()
+            ?? throw new InvalidOperationException(
+                $"{method} needs the mesh's services: call builder.Services.AddSecureMesh() when configuring the application's services.");
 }
