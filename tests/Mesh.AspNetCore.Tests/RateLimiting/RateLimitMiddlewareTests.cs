@@ -121,8 +121,8 @@ public sealed class RateLimitMiddlewareTests
         using var rejected = await service.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken)
             .WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
 
+        // The answer may arrive before the client has sent a byte of the body; either way nothing waited for its end.
         Assert.Equal(HttpStatusCode.TooManyRequests, rejected.StatusCode);
-        Assert.True(endless.Started, "the request body had started");
         Assert.Equal(1, service.Calls.Http);
     }
 
@@ -272,13 +272,10 @@ public sealed class RateLimitMiddlewareTests
 
         public EndlessContent() => Headers.ContentType = new MediaTypeHeaderValue("application/json");
 
-        public bool Started { get; private set; }
-
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
         {
             await stream.WriteAsync("{"u8.ToArray());
             await stream.FlushAsync();
-            Started = true;
             await _never.Task;
         }
 
