@@ -62,6 +62,7 @@ public static partial class SecureMeshBuilderExtensions
         services.TryAddSingleton<ICircuitStateReader>(static sp => sp.GetRequiredService<CircuitBreakerRegistry>());
         services.TryAddSingleton<RetryBudgetRegistry>();
         services.TryAddSingleton<DeclaredIdempotency>();
+        services.TryAddSingleton<MeshClientLifetime>();
         if (!existing.Any(r => string.Equals(r.ServiceId, serviceId, StringComparison.OrdinalIgnoreCase)))
         {
             MeshResiliencePipelines.Add(services, serviceId);
@@ -87,7 +88,8 @@ public static partial class SecureMeshBuilderExtensions
                 MeshResiliencePipelines.Get(provider, serviceId),
                 provider.GetRequiredService<MeshMetrics>(),
                 provider.GetRequiredService<TimeProvider>(),
-                provider.GetRequiredService<RetryBudgetRegistry>().Get(serviceId)));
+                provider.GetRequiredService<RetryBudgetRegistry>().Get(serviceId),
+                provider.GetRequiredService<MeshClientLifetime>()));
         services.TryAddTransient<IMeshClient<TClient>>(provider => new MeshClient<TClient>(
             provider.GetRequiredService<TClient>(), serviceId, provider.GetRequiredService<CircuitBreakerRegistry>()));
         return builder;

@@ -43,7 +43,10 @@ internal static class MeshResiliencePipelines
                     ? new IdempotencyPolicy(provider.GetRequiredService<DeclaredIdempotency>(), resilience.Retry.IdempotentMethods)
                     : null;
                 var breaker = resilience.CircuitBreaker.Enabled ? provider.GetRequiredService<CircuitBreakerRegistry>().Get(serviceId) : null;
-                var retry = new MeshRetry(resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider, onlyIdempotent, budgets, breaker);
+                var retry = new MeshRetry(resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider, onlyIdempotent, budgets, breaker)
+                {
+                    Stopped = provider.GetRequiredService<MeshClientLifetime>().Stopped,
+                };
                 builder.AddRetry(retry.StrategyOptions);
             }
 

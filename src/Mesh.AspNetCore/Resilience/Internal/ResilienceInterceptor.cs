@@ -24,14 +24,17 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     private readonly MeshMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly RetryBudget? _budget;
+    private readonly CancellationToken _stopped;
 
-    public ResilienceInterceptor(string serviceId, ResiliencePipeline pipeline, MeshMetrics metrics, TimeProvider timeProvider, RetryBudget? budget = null)
+    public ResilienceInterceptor(
+        string serviceId, ResiliencePipeline pipeline, MeshMetrics metrics, TimeProvider timeProvider, RetryBudget? budget = null, MeshClientLifetime? lifetime = null)
     {
         ServiceId = serviceId;
         _pipeline = pipeline;
         _metrics = metrics;
         _timeProvider = timeProvider;
         _budget = budget;
+        _stopped = lifetime?.Stopped ?? CancellationToken.None;
     }
 
     public string ServiceId { get; }
@@ -39,7 +42,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     public override TResponse BlockingUnaryCall<TRequest, TResponse>(
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation)
     {
-        var call = new BlockingCall<TRequest, TResponse>(request, context, continuation);
+        var call = new BlockingCall<TRequest, TResponse>(request, context, continuation, _stopped);
         var start = CallStarted();
         var resilienceContext = ResilienceContextPool.Shared.Get(context.Options.CancellationToken);
         resilienceContext.Properties.Set(MeshCallInfo.Key, call);
@@ -138,7 +141,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     }
 
     private sealed class BlockingCall<TRequest, TResponse>(
-        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation)
+        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation, CancellationToken stopped)
         : MeshCallInfo
         where TRequest : class
         where TResponse : class
@@ -151,7 +154,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         public override object? Request => request;
 
-        public TResponse Invoke() => continuation(request, context);
+        public TResponse Invoke() => stopped.IsCancellationRequested ? throw MeshClientLifetime.StoppedFailure() : continuation(request, context);
     }
 
     /// <summary>
@@ -171,13 +174,10 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         private ClientInterceptorContext<TRequest, TResponse> _context;
         private AsyncUnaryCallContinuation<TRequest, TResponse> _continuation = null!;
         private Task<TResponse>? _response;
-        private volatile bool _disposed;
 
         public override string Method => _context.Method.FullName;
 
         public override DateTime? Deadline => UtcDeadline(_context.Options.Deadline);
-
-        public override bool CanRetry => !_disposed;
 
         public override object? Request => _request;
 
@@ -255,6 +255,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             _continuation = null!;
             Attempt = null;
             AttemptFailure = null;
+            ResetDisposal();
             t_cached = this;
             return result;
         }
@@ -294,14 +295,24 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         private async ValueTask<Outcome<TResponse>> AttemptAsync(ResilienceContext resilienceContext)
         {
-            if (_disposed)
+            AsyncUnaryCall<TResponse> call;
+            lock (Gate)
             {
-                return Outcome.FromException<TResponse>(AttemptFailure = Disposed());
+                if (IsDisposed)
+                {
+                    return Outcome.FromException<TResponse>(AttemptFailure = Disposed());
+                }
+
+                if (_owner._stopped.IsCancellationRequested)
+                {
+                    return Outcome.FromException<TResponse>(MeshClientLifetime.StoppedFailure());
+                }
+
+                Attempt?.Dispose();
+                call = _continuation(_request, _context);
+                Attempt = call;
             }
 
-            Attempt?.Dispose();
-            var call = _continuation(_request, _context);
-            Attempt = call;
             try
             {
                 return Outcome.FromResult(await call.ResponseAsync.ConfigureAwait(false));
@@ -326,8 +337,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         private void Dispose()
         {
-            _disposed = true;
-            Attempt?.Dispose();
+            MarkDisposed();
             ObserveAfterDispose(_response);
         }
     }
@@ -342,13 +352,10 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         private bool _firstRead;
         private long _start;
         private int _completed;
-        private volatile bool _disposed;
 
         public override string Method => context.Method.FullName;
 
         public override DateTime? Deadline => UtcDeadline(context.Options.Deadline);
-
-        public override bool CanRetry => !_disposed;
 
         public override object? Request => request;
 
@@ -438,14 +445,24 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         private async ValueTask<Outcome<bool>> AttemptAsync()
         {
-            if (_disposed)
+            AsyncServerStreamingCall<TResponse> call;
+            lock (Gate)
             {
-                return Outcome.FromException<bool>(AttemptFailure = Disposed());
+                if (IsDisposed)
+                {
+                    return Outcome.FromException<bool>(AttemptFailure = Disposed());
+                }
+
+                if (owner._stopped.IsCancellationRequested)
+                {
+                    return Outcome.FromException<bool>(MeshClientLifetime.StoppedFailure());
+                }
+
+                Attempt?.Dispose();
+                call = continuation(request, context);
+                Attempt = call;
             }
 
-            Attempt?.Dispose();
-            var call = continuation(request, context);
-            Attempt = call;
             try
             {
                 return Outcome.FromResult(await call.ResponseStream.MoveNext(context.Options.CancellationToken).ConfigureAwait(false));
@@ -468,8 +485,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         {
             var cancelled = new RpcException(new Status(StatusCode.Cancelled, "Call canceled by the client.", cause));
             OwnFailure = cancelled;
-            _disposed = true;
-            Attempt?.Dispose();
+            MarkDisposed();
             Complete(cancelled);
             ObserveAfterDispose(_first);
             return cancelled;
@@ -485,8 +501,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         private void Dispose()
         {
-            _disposed = true;
-            Attempt?.Dispose();
+            MarkDisposed();
             Complete(Disposed());
             ObserveAfterDispose(_first);
         }
