@@ -18,7 +18,9 @@ namespace Mesh.AspNetCore.Benchmarks;
 
 /// <summary>
 /// A load run over loopback HTTP/2 with h2load (Debian's <c>nghttp2-client</c>), the way a user would measure a server:
-/// <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --load [--rounds 5] [--requests 200000] [--only gRPC]</c> (<c>--only</c> loads just the scenarios whose name contains its value).
+/// <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --load [--rounds 5] [--requests 200000] [--only gRPC] [--allocation-types]</c>
+/// (<c>--only</c> loads just the scenarios whose name contains its value; <c>--allocation-types</c> prints the types the
+/// servers allocated in each scenario, from the runtime's allocation samples).
 /// Five in-process Kestrel servers on 127.0.0.1; each round loads each of them in turn (interleaved, so that the
 /// machine's changing load spreads over every scenario) and the medians of the rounds give the ratios.
 /// </summary>
@@ -31,6 +33,7 @@ namespace Mesh.AspNetCore.Benchmarks;
 public static class LoadRun
 {
     public const string Option = "--load";
+    public const string AllocationTypesOption = "--allocation-types";
     private const string OrdersPath = "/orders";
     private const string PingPath = "/mesh.benchmarks.Bench/Ping";
 
@@ -88,6 +91,8 @@ public static class LoadRun
                 H2Load(new Uri(server.Address, path), body, contentType, connections, streams, requests);
             }
 
+            using var sampler = args.Contains(AllocationTypesOption, StringComparer.OrdinalIgnoreCase) ? new AllocationTypeSampler() : null;
+            sampler?.PrintAndReset("start-up");
             var rates = servers.Select(_ => new List<double>()).ToArray();
             var cpu = servers.Select(_ => new List<double>()).ToArray();
             var allocations = servers.Select(_ => new List<double>()).ToArray();
@@ -109,6 +114,7 @@ public static class LoadRun
                     rates[i].Add(rate);
                     cpu[i].Add(cpuPerRequest);
                     allocations[i].Add(bytesPerRequest);
+                    sampler?.PrintAndReset(name);
                     Console.WriteLine($"round {round}: {name}: {rate:F0} req/s, server CPU {cpuPerRequest:F2} us/request, {bytesPerRequest:F0} B/request");
                 }
             }
