@@ -1,6 +1,8 @@
 using System.Globalization;
 using Grpc.Core;
 using Mesh.AspNetCore.Telemetry.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
 using Polly.Retry;
 
@@ -35,6 +37,7 @@ internal sealed class MeshRetry
     private readonly TimeProvider _timeProvider;
     private readonly ServiceCircuitBreaker? _breaker;
     private readonly Func<double> _random;
+    private readonly ILogger _logger;
 
     /// <summary>The delay decided for the retry that follows the current failed attempt.</summary>
     private static readonly ResiliencePropertyKey<TimeSpan> DelayKey = new("Mesh.RetryDelay");
@@ -50,7 +53,8 @@ internal sealed class MeshRetry
         IdempotencyPolicy? onlyIdempotent = null,
         RetryBudgetRegistry? budgets = null,
         ServiceCircuitBreaker? breaker = null,
-        Func<double>? random = null)
+        Func<double>? random = null,
+        ILogger? logger = null)
     {
         _onlyIdempotent = options.OnlyIdempotent ? onlyIdempotent : null;
         _budgets = budgets;
@@ -71,6 +75,7 @@ internal sealed class MeshRetry
         _timeProvider = timeProvider;
         _breaker = breaker;
         _random = random ?? Random.Shared.NextDouble;
+        _logger = logger ?? NullLogger.Instance;
         StrategyOptions = new RetryStrategyOptions
         {
             Name = "MeshRetry",
@@ -205,9 +210,13 @@ internal sealed class MeshRetry
     private async ValueTask OnRetry(OnRetryArguments<object> args)
     {
         var method = args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call) ? call.Method : string.Empty;
-        var status = (args.Outcome.Exception as RpcException)?.StatusCode ?? StatusCode.Unknown;
+        var failure = args.Outcome.Exception as RpcException;
+        var status = failure?.StatusCode ?? StatusCode.Unknown;
         _metrics.RetryScheduled(_serviceId, method, status);
-        if (args.Context.Properties.TryGetValue(DelayKey, out var delay))
+        var delay = args.Context.Properties.GetValue(DelayKey, TimeSpan.Zero);
+        ResilienceInterceptor.LogAttemptFailed(
+            _logger, args.AttemptNumber + 1, method, _serviceId, status, failure?.Status.Detail, delay);
+        if (delay > TimeSpan.Zero)
         {
             await WaitAsync(delay, args.Context.CancellationToken).ConfigureAwait(false);
         }
