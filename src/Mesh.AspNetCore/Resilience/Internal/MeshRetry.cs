@@ -29,6 +29,7 @@ internal sealed class MeshRetry
     private static readonly long MaxPushbackMs = (long)TimeSpan.MaxValue.TotalMilliseconds - 1;
 
     private readonly bool[] _retryable = new bool[(int)StatusCode.Unauthenticated + 1];
+    private readonly int _maxAttempts;
     private readonly TimeSpan _initialDelay;
     private readonly TimeSpan _maxDelay;
     private readonly bool _useJitter;
@@ -67,6 +68,7 @@ internal sealed class MeshRetry
             }
         }
 
+        _maxAttempts = options.MaxAttempts;
         _initialDelay = TimeSpan.FromMilliseconds(options.InitialDelay);
         _maxDelay = TimeSpan.FromMilliseconds(options.MaxDelay);
         _useJitter = options.UseJitter;
@@ -167,6 +169,12 @@ internal sealed class MeshRetry
 
     private ValueTask<bool> ShouldHandle(RetryPredicateArguments<object> args)
     {
+        // Polly asks about the last attempt too, though no retry follows it: it must not take from the budget.
+        if (args.AttemptNumber >= _maxAttempts)
+        {
+            return new ValueTask<bool>(false);
+        }
+
         if (!IsRetryable(args.Outcome, args.Context, out var failure) || !TryGetPushback(failure!.Trailers, out var pushback))
         {
             return new ValueTask<bool>(false);
