@@ -3,6 +3,8 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.ClientFactory;
 using Mesh.AspNetCore.Tests.Infrastructure;
 using Mesh.AspNetCore.Tests.Protos;
 using Microsoft.Extensions.DependencyInjection;
@@ -140,13 +142,47 @@ public sealed class CallLoggingTests
         Assert.Null(line.Exception);
     }
 
-    private static Task<MeshClientHost> StartClientAsync(string serviceId, int port, string resilience) =>
+    [Fact]
+    public async Task FailedCall_ExceptionThatIsNotAStatus_LoggedOnceWithItsStackTrace()
+    {
+        await using var server = await EchoServer.StartAsync(new EchoScript());
+        await using var client = await StartClientAsync(
+            "inventory-service",
+            server.Port,
+            "{}",
+            services => services.Configure<GrpcClientFactoryOptions>(
+                nameof(InventoryClient),
+                o => o.InterceptorRegistrations.Add(new InterceptorRegistration(InterceptorScope.Channel, _ => new ThrowingInterceptor()))));
+        var started = client.Logs.Entries.Count;
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.Get<InventoryClient>().SayAsync(Hello, cancellationToken: Ct).ResponseAsync);
+
+        var line = Assert.Single(client.Logs.Entries.Skip(started));
+        Assert.Equal(CallFailed, line.EventId.Id);
+        Assert.Equal(LogLevel.Warning, line.Level);
+        Assert.IsType<InvalidOperationException>(line.Exception);
+        Assert.NotNull(line.Exception.StackTrace);
+    }
+
+    private static Task<MeshClientHost> StartClientAsync(string serviceId, int port, string resilience, Action<IServiceCollection>? configure = null) =>
         MeshClientHost.StartAsync(
             $$"""
             { "Mesh": { "ServiceId": "order-service", "Resilience": {{resilience}},
               "Discovery": { "Services": [ { "Id": "{{serviceId}}", "Host": "127.0.0.1", "Port": {{port}} } ] } } }
             """,
-            mesh => mesh.AddClient<InventoryClient>(serviceId));
+            mesh =>
+            {
+                mesh.AddClient<InventoryClient>(serviceId);
+                configure?.Invoke(mesh.Services);
+            });
+
+    /// <summary>Inside the mesh's interceptors: every attempt fails with an exception of the client's own making.</summary>
+    private sealed class ThrowingInterceptor : Interceptor
+    {
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
+            TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation) =>
+            throw new InvalidOperationException("The request could not be prepared.");
+    }
 
     /// <summary>Counts the events and the attempts of one pipeline on Polly's own meter.</summary>
     private sealed class PollyEvents : IDisposable
