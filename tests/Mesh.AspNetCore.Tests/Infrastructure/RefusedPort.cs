@@ -5,8 +5,9 @@ namespace Mesh.AspNetCore.Tests.Infrastructure;
 
 /// <summary>
 /// A port on 127.0.0.1 that refuses every connection for as long as this object lives: a socket is bound to it but never
-/// listens, so connecting gets a reset at once, and no other process can bind the port meanwhile (unlike a port that
-/// was free a moment ago, which another process may take before the test uses it).
+/// listens, so a connection attempt is refused at once. While the port is bound, the kernel gives it to no other socket
+/// that asks for any free port (a server binding port 0, the local end of an outgoing connection), whereas a port that
+/// was merely free a moment ago (<see cref="FreePort"/>) may be taken by another process before the test uses it.
 /// </summary>
 public sealed class RefusedPort : IDisposable
 {
@@ -14,7 +15,7 @@ public sealed class RefusedPort : IDisposable
 
     public RefusedPort()
     {
-        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ExclusiveAddressUse = true };
+        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         Port = ((IPEndPoint)_socket.LocalEndPoint!).Port;
     }
