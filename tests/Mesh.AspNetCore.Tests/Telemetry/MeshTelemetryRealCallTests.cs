@@ -31,6 +31,54 @@ public sealed class MeshTelemetryRealCallTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>The instruments the tests of this class (and <c>ThrottledRetryTests</c>, for the budget) check after real calls.</summary>
+    private static readonly string[] s_coveredInstruments =
+    [
+        MeshMetrics.ClientCallsName, MeshMetrics.ClientRetriesName, MeshMetrics.ClientCallDurationName,
+        MeshMetrics.ClientRetriesThrottledName, MeshMetrics.CircuitBreakerStateName, MeshMetrics.CircuitBreakerTransitionsName,
+        MeshMetrics.RateLimitDecisionsName, RateLimitStoreMetrics.StoreFailuresName, EndpointMetrics.TransitionsName,
+        EndpointMetrics.EjectedName,
+    ];
+
+    [Fact]
+    public void Meter_EveryInstrumentTheMeshCreates_IsOneThatARealCallTestChecks()
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings());
+        builder.Configuration["Mesh:ServiceId"] = "order-service";
+        builder.Configuration["Mesh:Discovery:Services:0:Id"] = Inventory;
+        builder.Configuration["Mesh:Discovery:Services:0:Host"] = "127.0.0.1";
+        builder.Configuration["Mesh:Discovery:Services:0:Port"] = "50054";
+        builder.Services.AddSecureMesh().AddClient<InventoryClient>(Inventory);
+        var services = builder.Services;
+        using var host = builder.Build();
+        var provider = host.Services;
+        var factory = provider.GetRequiredService<IMeterFactory>();
+        var published = new List<string>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (instrument.Meter.Scope == factory && instrument.Meter.Name == MeshMetrics.MeterName)
+                {
+                    lock (published)
+                    {
+                        published.Add(instrument.Name);
+                    }
+                }
+            },
+        };
+        listener.Start();
+
+        // Every singleton of the library, as a running application would have them.
+        foreach (var descriptor in services.Where(d => d.Lifetime == ServiceLifetime.Singleton && !d.ServiceType.IsGenericTypeDefinition
+            && d.ServiceType.Assembly == typeof(ISecureMesh).Assembly))
+        {
+            _ = provider.GetServices(descriptor.ServiceType).ToList();
+        }
+
+        Assert.Equal(s_coveredInstruments.Order(StringComparer.Ordinal), published.Distinct().Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public async Task GetStats_RealCallsWithRetriesAndErrors_EveryFigureOfEveryServiceAndTheInstruments()
     {
