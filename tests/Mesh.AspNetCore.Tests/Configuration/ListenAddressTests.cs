@@ -67,6 +67,26 @@ public sealed class ListenAddressTests
         }
     }
 
+    [Fact]
+    public async Task Port_ListenAddressIpv4Any_AnswersOnEveryIpv4AddressOnly()
+    {
+        await using var server = await StartAsync("\"0.0.0.0\"");
+
+        foreach (var address in LoopbackAddresses().Concat(OtherAddresses()))
+        {
+            if (address.AddressFamily == AddressFamily.InterNetwork)
+            {
+                Assert.Equal(address.ToString(), await SayAsync(address, server.Port));
+            }
+            else
+            {
+                using var tcp = new TcpClient(address.AddressFamily);
+                var refused = await Assert.ThrowsAsync<SocketException>(() => tcp.ConnectAsync(address, server.Port, Ct).AsTask());
+                Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+            }
+        }
+    }
+
     private static Task<MeshTestHost> StartAsync(string? listenAddressJson)
     {
         var listenAddress = listenAddressJson is null ? string.Empty : $$""", "ListenAddress": {{listenAddressJson}}""";
