@@ -90,8 +90,8 @@ public sealed class ListenAddressTests
     private static Task<MeshTestHost> StartAsync(string? listenAddressJson)
     {
         var listenAddress = listenAddressJson is null ? string.Empty : $$""", "ListenAddress": {{listenAddressJson}}""";
-        return MeshTestHost.StartAsync(
-            $$"""{ "Mesh": { "ServiceId": "inventory-service", "Port": {{FreePort.Next()}}{{listenAddress}} } }""",
+        return FreePort.StartAsync(port => MeshTestHost.StartAsync(
+            $$"""{ "Mesh": { "ServiceId": "inventory-service", "Port": {{port}}{{listenAddress}} } }""",
             b =>
             {
                 b.Services.AddGrpc();
@@ -99,7 +99,7 @@ public sealed class ListenAddressTests
                 b.Services.AddSecureMesh();
             },
             app => app.MapGrpcService<ScriptedEcho>(),
-            listen: false);
+            listen: false));
     }
 
     /// <summary>A gRPC call to <paramref name="address"/>; returns the echoed address.</summary>
