@@ -287,8 +287,9 @@ public sealed class MeshTelemetryRealCallTests
         Assert.Equal([(Inventory, 0)], Observe(ejected));
 
         // Five failed attempts in a row (the default ConsecutiveFailures) on replica 1 eject it.
-        while (replicas.Scripts[1].Calls < 5)
+        for (var i = 0; replicas.Scripts[1].Calls < 5; i++)
         {
+            Assert.True(i < 1_000, "replica 1 got no calls");
             await TryCallAsync(inventory);
         }
 
