@@ -29,6 +29,7 @@ public class ServerRateLimitBenchmarks
     private Bench.BenchClient _plain = null!;
     private Bench.BenchClient _limited = null!;
     private Bench.BenchClient _exhausted = null!;
+    private RawGrpcHttpClient _rawPlain = null!;
     private RawGrpcHttpClient _rawAdmitted = null!;
     private RawGrpcHttpClient _rawRejected = null!;
     private RawGrpcHttpClient _rawFailing = null!;
@@ -61,6 +62,7 @@ public class ServerRateLimitBenchmarks
         // The caller (127.0.0.1) uses its one request of the day: every later call is rejected.
         _exhausted.Ping(_request);
 
+        _rawPlain = new RawGrpcHttpClient(_plainServer.Address, "/mesh.benchmarks.Bench/Ping", _request);
         _rawAdmitted = new RawGrpcHttpClient(_limitedServer.Address, "/mesh.benchmarks.Bench/Ping", _request);
         _rawRejected = new RawGrpcHttpClient(_exhaustedServer.Address, "/mesh.benchmarks.Bench/Ping", _request);
         _rawFailing = new RawGrpcHttpClient(_plainServer.Address, "/mesh.benchmarks.Bench/Fail", _request);
@@ -79,6 +81,7 @@ public class ServerRateLimitBenchmarks
             channel.Dispose();
         }
 
+        _rawPlain.Dispose();
         _rawAdmitted.Dispose();
         _rawRejected.Dispose();
         _rawFailing.Dispose();
@@ -127,7 +130,11 @@ public class ServerRateLimitBenchmarks
         }
     }
 
-    [Benchmark(Baseline = true, Description = "Admitted call, raw HTTP/2 frames")]
+    [Benchmark(Baseline = true, Description = "Plain server (no mesh), raw HTTP/2 frames")]
+    [BenchmarkCategory("4d decision (raw HTTP/2)")]
+    public Task<int> PlainRaw() => _rawPlain.CallAsync();
+
+    [Benchmark(Description = "Admitted call, raw HTTP/2 frames")]
     [BenchmarkCategory("4d decision (raw HTTP/2)")]
     public Task<int> AdmittedRaw() => _rawAdmitted.CallAsync();
 

@@ -61,6 +61,7 @@ public static partial class MeshServiceCollectionExtensions
         }
 
         var builder = new SecureMeshBuilder(services);
+        AddAuthenticationForTls(services, source);
         if (services.Any(d => d.ServiceType == typeof(SecureMeshMarker)))
         {
             return builder;

@@ -1,5 +1,7 @@
 using Mesh.AspNetCore;
+using Mesh.AspNetCore.Configuration.Internal;
 using Mesh.AspNetCore.Identity.Internal;
+using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -20,8 +22,23 @@ public static partial class MeshServiceCollectionExtensions
         services.TryAddSingleton<MeshServerTls>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SecureMeshOptions>, TlsOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, CallerIdentityStartupFilter>());
-        services.AddAuthentication();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<AuthenticationOptions>, AddMeshCertificateScheme>());
+    }
+
+    /// <summary>
+    /// Adds ASP.NET Core authentication, which the <c>MeshCertificate</c> scheme needs, when <c>Mesh:Tls</c> may be set:
+    /// the section read now has a <c>Tls</c> member, or the options come from code or from a configuration that is not
+    /// built yet. Without it, an application that uses no authentication does not run the authentication middleware,
+    /// which <c>WebApplication</c> adds whenever authentication is registered, on every request. Should <c>Mesh:Tls</c>
+    /// arrive later, <see cref="TlsOptionsValidator"/> stops the start-up and says what to do.
+    /// </summary>
+    private static void AddAuthenticationForTls(IServiceCollection services, MeshConfigurationSource? source)
+    {
+        var section = source?.ResolveEarly(services);
+        if (section is null || section.GetSection(nameof(SecureMeshOptions.Tls)).Exists())
+        {
+            services.AddAuthentication();
+        }
     }
 
     /// <summary>

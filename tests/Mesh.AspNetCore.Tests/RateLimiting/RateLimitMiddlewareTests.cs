@@ -82,6 +82,35 @@ public sealed class RateLimitMiddlewareTests
         Assert.Equal((4, 0, 4), (stats.RateLimitAllowed, stats.RateLimitBlocked, service.Calls.Grpc));
     }
 
+    [Theory]
+    [InlineData("client-streaming")]
+    [InlineData("duplex")]
+    public async Task StreamingCall_SpentCallerStillWriting_AnsweredBeforeItEndsItsStream(string callType)
+    {
+        await using var service = await RateLimitedService.StartAsync("""{ "MaxRequests": 1 }""");
+        await service.SayAsync();
+        var ct = TestContext.Current.CancellationToken;
+
+        // One message written and the request stream left open: the answer must not wait for its end.
+        RpcException error;
+        if (callType == "client-streaming")
+        {
+            using var call = service.Client.ClientStream(cancellationToken: ct);
+            await call.RequestStream.WriteAsync(new EchoRequest { Text = "x" }, ct);
+            error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.WaitAsync(TimeSpan.FromSeconds(30), ct));
+        }
+        else
+        {
+            using var call = service.Client.Duplex(cancellationToken: ct);
+            await call.RequestStream.WriteAsync(new EchoRequest { Text = "x" }, ct);
+            error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(ct).WaitAsync(TimeSpan.FromSeconds(30), ct));
+        }
+
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+        Assert.Equal("rate-limit", error.Trailers.GetValue("x-mesh-rejected"));
+        Assert.Equal(1, service.Calls.Grpc);
+    }
+
     [Fact]
     public async Task PostOrder_SpentCallerSendsInvalidJson_429CountedAndTheHandlerNeverRuns()
     {

@@ -51,6 +51,25 @@ public sealed class RejectionFloodTests
     }
 
     [Fact]
+    public async Task Flood_RejectedClientStreamingAndDuplexCalls_NoLogLineAtInformationFromAnyCategory()
+    {
+        await using var service = await RateLimitedService.StartAsync("""{ "MaxRequests": 1, "WindowMs": 60000 }""");
+        Assert.Equal(StatusCode.OK, await service.SayAsync());
+        var before = service.Host.Logs.Entries.Count;
+
+        // The client streams a message and may still be writing when its answer comes: the server neither waits for the
+        // end of the request nor lets Kestrel log that the request was not read.
+        var statuses = await Task.WhenAll(Enumerable.Range(0, Requests / 2).Select(i =>
+            RateLimitInterceptorTests.CallAsync(service.Client, i % 2 == 0 ? "client-streaming" : "duplex")));
+
+        Assert.All(statuses, s => Assert.Equal(StatusCode.ResourceExhausted, s));
+        var others = service.Host.Logs.Entries.Skip(before).Where(e => !(e.Category == HostingCategory && e.EventId.Id is 1 or 2)).ToList();
+        Assert.True(others.Count == 0, string.Join(Environment.NewLine, others.Take(5).Select(e => $"{e.Level} {e.Category}: {e.Message}")));
+        Assert.Equal(0, service.Calls.Grpc - 1);
+        Assert.Equal(Requests / 2, service.Host.Services.GetRequiredService<ISecureMesh>().GetStats().Metrics.RateLimitBlocked);
+    }
+
+    [Fact]
     public async Task Flood_RejectedGrpcCallsAndHttpRequests_NoExceptionThrownAnywhere()
     {
         await using var service = await RateLimitedService.StartAsync("""{ "MaxRequests": 1, "WindowMs": 60000 }""");

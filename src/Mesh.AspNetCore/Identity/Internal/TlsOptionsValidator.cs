@@ -1,5 +1,7 @@
 using System.Globalization;
 using Mesh.AspNetCore.Configuration.Internal;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.AspNetCore.Identity.Internal;
@@ -16,6 +18,7 @@ internal sealed class TlsOptionsValidator(IEnumerable<MeshConfigurationSource> s
         var errors = new List<string>();
         var root = Root(sources, services);
         ValidateTls(options.Tls, $"{root}:Tls", time.GetUtcNow(), errors);
+        ValidateAuthenticationRegistered(options.Tls, $"{root}:Tls", errors);
         ValidateAuthorization(options, root, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
@@ -47,6 +50,19 @@ internal sealed class TlsOptionsValidator(IEnumerable<MeshConfigurationSource> s
         if (files is not null)
         {
             TlsMaterialLoader.Load(tls, key, files, now, errors)?.Dispose();
+        }
+    }
+
+    // AddSecureMesh registers authentication only when it saw Mesh:Tls (or could not tell); see AddAuthenticationForTls.
+    private void ValidateAuthenticationRegistered(TlsOptions tls, string key, List<string> errors)
+    {
+        if (tls.IsConfigured
+            && services.GetService<IServiceProviderIsService>() is { } registered
+            && !registered.IsService(typeof(IAuthenticationSchemeProvider)))
+        {
+            errors.Add($"{key} is set, but it was not in the configuration when AddSecureMesh() ran, so the MeshCertificate "
+                + "authentication scheme could not be registered. Add the configuration before calling AddSecureMesh(), or call "
+                + "AddAuthentication() as well.");
         }
     }
 

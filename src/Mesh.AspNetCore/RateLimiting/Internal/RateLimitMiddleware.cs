@@ -77,18 +77,20 @@ internal sealed class RateLimitMiddleware(RequestDelegate next, InboundRateLimit
             return rejections.WriteHttpAsync(context, decision.RetryAfter);
         }
 
-        if (HasSingleRequestMessage(context) && !RequestHasEnded(context.Request.BodyReader))
+        if (RequestHasEnded(context.Request.BodyReader))
         {
-            return RejectGrpcAtTheEndOfTheRequestAsync(context, decision.RetryAfter);
+            rejections.WriteGrpc(context, decision.RetryAfter);
+            return Task.CompletedTask;
         }
 
-        rejections.WriteGrpc(context, decision.RetryAfter);
-        return Task.CompletedTask;
+        return HasSingleRequestMessage(context)
+            ? RejectGrpcAtTheEndOfTheRequestAsync(context, decision.RetryAfter)
+            : RejectGrpcStreamAsync(context, decision.RetryAfter);
     }
 
-    // A unary or server-streaming request is one message that the client is sending right behind its headers.
-    // Answering before its end makes Kestrel reset the stream and log "the application completed without reading
-    // the entire request body" at Information for every such rejection: the end is awaited (the bytes are discarded
+    // Answering before the request's end makes Kestrel reset the stream and log "the application completed without
+    // reading the entire request body" at Information for every such rejection. A unary or server-streaming request is
+    // one message that the client is sending right behind its headers: its end is awaited (the bytes are discarded
     // unparsed, up to MaxDiscardedRequestBytes), which a served call would have awaited as well.
     private static bool HasSingleRequestMessage(HttpContext context) =>
         context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method.Type is Grpc.Core.MethodType.Unary or Grpc.Core.MethodType.ServerStreaming;
@@ -106,7 +108,36 @@ internal sealed class RateLimitMiddleware(RequestDelegate next, InboundRateLimit
 
     private async Task RejectGrpcAtTheEndOfTheRequestAsync(HttpContext context, TimeSpan retryAfter)
     {
-        var body = context.Request.BodyReader;
+        if (await DiscardRequestAsync(context.Request.BodyReader).ConfigureAwait(false))
+        {
+            rejections.WriteGrpc(context, retryAfter);
+        }
+    }
+
+    // A client-streaming or duplex caller may keep writing for as long as it likes, or wait for an answer before it
+    // writes more: it gets its answer at once (the trailers-only response ends the response stream), and what it still
+    // sends is discarded until it ends or resets its request stream, as a gRPC client does once the call has ended.
+    private async Task RejectGrpcStreamAsync(HttpContext context, TimeSpan retryAfter)
+    {
+        rejections.WriteGrpc(context, retryAfter);
+        try
+        {
+            await context.Response.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            return; // the client reset or abandoned the call
+        }
+
+        await DiscardRequestAsync(context.Request.BodyReader).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads and drops the request body until its end, for at most <see cref="RateLimitConstants.MaxDiscardedRequestBytes"/>.
+    /// Returns <see langword="false"/> when the client reset or abandoned the request: there is nobody left to answer.
+    /// </summary>
+    private static async Task<bool> DiscardRequestAsync(PipeReader body)
+    {
         long discarded = 0;
         try
         {
@@ -120,13 +151,13 @@ internal sealed class RateLimitMiddleware(RequestDelegate next, InboundRateLimit
                     break;
                 }
             }
+
+            return true;
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or BadHttpRequestException)
         {
-            return; // the client reset or abandoned the call: there is nobody left to answer
+            return false;
         }
-
-        rejections.WriteGrpc(context, retryAfter);
     }
 
     private async Task ContinueAsync(HttpContext context, ValueTask<RateLimitDecision> decision, string transport) =>
