@@ -8,6 +8,7 @@ using Mesh.AspNetCore.Identity.Internal;
 using Mesh.AspNetCore.Resilience.Internal;
 using Mesh.AspNetCore.Telemetry.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -80,6 +81,9 @@ public static partial class SecureMeshBuilderExtensions
                 handler.EnableMultipleHttp2Connections = true;
                 MeshClientTls.Configure(handler, provider, serviceId);
             })
+            // IHttpClientFactory's two Information lines per HTTP request say nothing about a gRPC call (whose failures
+            // arrive as HTTP 200); the mesh logs failed attempts and calls itself.
+            .RemoveAllLoggers()
             .AddHttpMessageHandler(static provider => new EndpointOutcomeHandler(provider.GetRequiredService<EndpointRegistry>()))
             .AddInterceptor(static provider => new ServiceIdHeaderInterceptor(provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()))
             .AddInterceptor(provider => new ResilienceInterceptor(
@@ -87,7 +91,9 @@ public static partial class SecureMeshBuilderExtensions
                 MeshResiliencePipelines.Get(provider, serviceId),
                 provider.GetRequiredService<MeshMetrics>(),
                 provider.GetRequiredService<TimeProvider>(),
-                provider.GetRequiredService<RetryBudgetRegistry>().Get(serviceId)));
+                provider.GetRequiredService<RetryBudgetRegistry>().Get(serviceId),
+                provider.GetRequiredService<ILogger<ResilienceInterceptor>>(),
+                provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()));
         services.TryAddTransient<IMeshClient<TClient>>(provider => new MeshClient<TClient>(
             provider.GetRequiredService<TClient>(), serviceId, provider.GetRequiredService<CircuitBreakerRegistry>()));
         return builder;

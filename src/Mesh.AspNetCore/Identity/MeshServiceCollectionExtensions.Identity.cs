@@ -41,7 +41,8 @@ public static partial class MeshServiceCollectionExtensions
         }
 
         var section = source?.ResolveEarly(services);
-        if (section is null || section.GetSection(nameof(SecureMeshOptions.Tls)).Exists())
+        if ((section is null || section.GetSection(nameof(SecureMeshOptions.Tls)).Exists())
+            && !services.Any(static d => d.ServiceType == typeof(IAuthenticationSchemeProvider)))
         {
             services.AddAuthentication();
         }

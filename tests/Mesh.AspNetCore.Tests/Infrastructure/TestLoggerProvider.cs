@@ -14,7 +14,11 @@ public sealed class TestLoggerProvider : ILoggerProvider
     {
     }
 
-    public sealed record LogEntry(string Category, LogLevel Level, EventId EventId, string Message);
+    public sealed record LogEntry(string Category, LogLevel Level, EventId EventId, string Message)
+    {
+        /// <summary>The exception logged with the entry (a sink writes its stack trace), or null.</summary>
+        public Exception? Exception { get; init; }
+    }
 
     private sealed class Logger(TestLoggerProvider provider, string category) : ILogger
     {
@@ -26,7 +30,7 @@ public sealed class TestLoggerProvider : ILoggerProvider
         {
             if (IsEnabled(logLevel))
             {
-                provider.Entries.Enqueue(new LogEntry(category, logLevel, eventId, formatter(state, exception)));
+                provider.Entries.Enqueue(new LogEntry(category, logLevel, eventId, formatter(state, exception)) { Exception = exception });
             }
         }
     }

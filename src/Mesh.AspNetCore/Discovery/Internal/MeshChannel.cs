@@ -10,7 +10,7 @@ namespace Mesh.AspNetCore.Discovery.Internal;
 /// <summary>
 /// The one place where the channel of every mesh client is configured: its address (<c>mesh:///&lt;service id&gt;</c>,
 /// resolved from <c>Mesh:Discovery</c> by <see cref="MeshResolverFactory"/>), its credentials, its load balancing
-/// (<see cref="MeshLoadBalancerFactory"/>) and its reconnect backoff.
+/// (<see cref="MeshLoadBalancerFactory"/>), its reconnect backoff and its logging (<see cref="ChannelLoggerFactory"/>).
 /// </summary>
 internal static class MeshChannel
 {
@@ -23,5 +23,9 @@ internal static class MeshChannel
         channel.ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { MeshLoadBalancerFactory.ConfigFor(serviceId) } };
         ChannelReconnectBackoff.Apply(channel, options.Resilience);
         MeshClientTls.Configure(channel, provider);
+        if (channel.LoggerFactory is { } loggerFactory)
+        {
+            channel.LoggerFactory = new ChannelLoggerFactory(loggerFactory);
+        }
     }
 }

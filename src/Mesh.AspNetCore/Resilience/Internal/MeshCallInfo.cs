@@ -19,6 +19,9 @@ internal abstract class MeshCallInfo
     /// <summary>Whether another attempt may still be made: false once the caller has seen a response message or disposed the call.</summary>
     public abstract bool CanRetry { get; }
 
+    /// <summary>The attempts started on the channel so far; a rejection by the circuit breaker is not one.</summary>
+    public int Attempts { get; protected set; }
+
     /// <summary>The call's request message, for a call that has one (unary and server streaming); otherwise <see langword="null"/>.</summary>
     public virtual object? Request => null;
 

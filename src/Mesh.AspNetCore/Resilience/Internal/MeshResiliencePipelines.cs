@@ -1,5 +1,6 @@
 using Mesh.AspNetCore.Telemetry.Internal;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Telemetry;
@@ -13,16 +14,10 @@ namespace Mesh.AspNetCore.Resilience.Internal;
 /// </summary>
 internal static class MeshResiliencePipelines
 {
-    /// <summary>The names of Polly's events for one attempt of a strategy that retries, and for the end of a pipeline's run.</summary>
-    private const string ExecutionAttemptEvent = "ExecutionAttempt";
-    private const string PipelineExecutedEvent = "PipelineExecuted";
-
+    // Every event of the mesh's pipelines has a line of the mesh's own (a retried attempt, a failed call, a breaker
+    // transition), so Polly's line for it, with the attempt's exception and its stack trace, would only repeat it.
     private static readonly Func<SeverityProviderArguments, ResilienceEventSeverity> s_severity = static args =>
-        args.Event.Severity == ResilienceEventSeverity.Information
-            && (string.Equals(args.Event.EventName, ExecutionAttemptEvent, StringComparison.Ordinal)
-                || string.Equals(args.Event.EventName, PipelineExecutedEvent, StringComparison.Ordinal))
-            ? ResilienceEventSeverity.Debug
-            : args.Event.Severity;
+        args.Event.Severity > ResilienceEventSeverity.Debug ? ResilienceEventSeverity.Debug : args.Event.Severity;
 
     public static void Add(IServiceCollection services, string serviceId) =>
         services.AddResiliencePipeline(new MeshPipelineKey(serviceId), static (builder, context) =>
@@ -43,7 +38,9 @@ internal static class MeshResiliencePipelines
                     ? new IdempotencyPolicy(provider.GetRequiredService<DeclaredIdempotency>(), resilience.Retry.IdempotentMethods)
                     : null;
                 var breaker = resilience.CircuitBreaker.Enabled ? provider.GetRequiredService<CircuitBreakerRegistry>().Get(serviceId) : null;
-                var retry = new MeshRetry(resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider, onlyIdempotent, budgets, breaker);
+                var retry = new MeshRetry(
+                    resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider, onlyIdempotent, budgets, breaker,
+                    logger: provider.GetRequiredService<ILogger<ResilienceInterceptor>>());
                 builder.AddRetry(retry.StrategyOptions);
             }
 
@@ -55,10 +52,11 @@ internal static class MeshResiliencePipelines
         });
 
     /// <summary>
-    /// Polly's telemetry as the application configured it, except that two events every call reports are Debug rather
-    /// than Information, unless the application set its own severity provider: the end of the pipeline's run and an
-    /// attempt that is not retried. At Information (the level of the ASP.NET Core templates) Polly would log two lines
-    /// for each call. The events still reach Polly's meter (with that severity tag), and retried attempts stay Warning.
+    /// Polly's telemetry as the application configured it, except that its events are at most Debug, unless the
+    /// application set its own severity provider. At Information (the level of the ASP.NET Core templates) Polly would
+    /// log two lines for each call, and two warnings with the exception's stack trace for each retried attempt; the
+    /// mesh logs retried attempts and failed calls itself (<c>CallAttemptFailed</c>, <c>CallFailed</c>). The events still
+    /// reach Polly's meter (with that severity tag).
     /// </summary>
     private static void ConfigureTelemetry(ResiliencePipelineBuilder builder, TelemetryOptions shared)
     {

@@ -1,6 +1,8 @@
 using System.Globalization;
 using Grpc.Core;
 using Mesh.AspNetCore.Telemetry.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
 using Polly.Retry;
 
@@ -27,6 +29,7 @@ internal sealed class MeshRetry
     private static readonly long MaxPushbackMs = (long)TimeSpan.MaxValue.TotalMilliseconds - 1;
 
     private readonly bool[] _retryable = new bool[(int)StatusCode.Unauthenticated + 1];
+    private readonly int _maxAttempts;
     private readonly TimeSpan _initialDelay;
     private readonly TimeSpan _maxDelay;
     private readonly bool _useJitter;
@@ -35,6 +38,7 @@ internal sealed class MeshRetry
     private readonly TimeProvider _timeProvider;
     private readonly ServiceCircuitBreaker? _breaker;
     private readonly Func<double> _random;
+    private readonly ILogger _logger;
 
     /// <summary>The delay decided for the retry that follows the current failed attempt.</summary>
     private static readonly ResiliencePropertyKey<TimeSpan> DelayKey = new("Mesh.RetryDelay");
@@ -50,7 +54,8 @@ internal sealed class MeshRetry
         IdempotencyPolicy? onlyIdempotent = null,
         RetryBudgetRegistry? budgets = null,
         ServiceCircuitBreaker? breaker = null,
-        Func<double>? random = null)
+        Func<double>? random = null,
+        ILogger? logger = null)
     {
         _onlyIdempotent = options.OnlyIdempotent ? onlyIdempotent : null;
         _budgets = budgets;
@@ -63,6 +68,7 @@ internal sealed class MeshRetry
             }
         }
 
+        _maxAttempts = options.MaxAttempts;
         _initialDelay = TimeSpan.FromMilliseconds(options.InitialDelay);
         _maxDelay = TimeSpan.FromMilliseconds(options.MaxDelay);
         _useJitter = options.UseJitter;
@@ -71,6 +77,7 @@ internal sealed class MeshRetry
         _timeProvider = timeProvider;
         _breaker = breaker;
         _random = random ?? Random.Shared.NextDouble;
+        _logger = logger ?? NullLogger.Instance;
         StrategyOptions = new RetryStrategyOptions
         {
             Name = "MeshRetry",
@@ -162,6 +169,12 @@ internal sealed class MeshRetry
 
     private ValueTask<bool> ShouldHandle(RetryPredicateArguments<object> args)
     {
+        // Polly asks about the last attempt too, though no retry follows it: it must not take from the budget.
+        if (args.AttemptNumber >= _maxAttempts)
+        {
+            return new ValueTask<bool>(false);
+        }
+
         if (!IsRetryable(args.Outcome, args.Context, out var failure) || !TryGetPushback(failure!.Trailers, out var pushback))
         {
             return new ValueTask<bool>(false);
@@ -205,9 +218,13 @@ internal sealed class MeshRetry
     private async ValueTask OnRetry(OnRetryArguments<object> args)
     {
         var method = args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call) ? call.Method : string.Empty;
-        var status = (args.Outcome.Exception as RpcException)?.StatusCode ?? StatusCode.Unknown;
+        var failure = args.Outcome.Exception as RpcException;
+        var status = failure?.StatusCode ?? StatusCode.Unknown;
         _metrics.RetryScheduled(_serviceId, method, status);
-        if (args.Context.Properties.TryGetValue(DelayKey, out var delay))
+        var delay = args.Context.Properties.GetValue(DelayKey, TimeSpan.Zero);
+        ResilienceInterceptor.LogAttemptFailed(
+            _logger, args.AttemptNumber + 1, method, _serviceId, status, failure?.Status.Detail, delay);
+        if (delay > TimeSpan.Zero)
         {
             await WaitAsync(delay, args.Context.CancellationToken).ConfigureAwait(false);
         }

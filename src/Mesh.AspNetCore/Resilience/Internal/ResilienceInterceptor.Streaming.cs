@@ -46,7 +46,7 @@ internal sealed partial class ResilienceInterceptor
         }
 
         protected Exception? Complete(Exception? exception) =>
-            Interlocked.Exchange(ref _completed, 1) == 0 ? owner.Completed(Method, _start, exception) : exception;
+            Interlocked.Exchange(ref _completed, 1) == 0 ? owner.Completed(this, _start, exception) : exception;
 
         private async Task RunAsync()
         {
@@ -75,6 +75,7 @@ internal sealed partial class ResilienceInterceptor
         {
             var call = StartAttempt();
             Attempt = call;
+            Attempts++;
             var outcome = await AwaitEndAsync(call).ConfigureAwait(false);
             _attemptFailure = outcome.Exception;
             return outcome;

@@ -3,6 +3,9 @@ using System.Runtime.ExceptionServices;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Mesh.AspNetCore.Telemetry.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Polly;
 
 namespace Mesh.AspNetCore.Resilience.Internal;
@@ -24,14 +27,25 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     private readonly MeshMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly RetryBudget? _budget;
+    private readonly ILogger _logger;
+    private readonly IOptionsMonitor<SecureMeshOptions>? _options;
 
-    public ResilienceInterceptor(string serviceId, ResiliencePipeline pipeline, MeshMetrics metrics, TimeProvider timeProvider, RetryBudget? budget = null)
+    public ResilienceInterceptor(
+        string serviceId,
+        ResiliencePipeline pipeline,
+        MeshMetrics metrics,
+        TimeProvider timeProvider,
+        RetryBudget? budget = null,
+        ILogger? logger = null,
+        IOptionsMonitor<SecureMeshOptions>? options = null)
     {
         ServiceId = serviceId;
         _pipeline = pipeline;
         _metrics = metrics;
         _timeProvider = timeProvider;
         _budget = budget;
+        _logger = logger ?? NullLogger.Instance;
+        _options = options;
     }
 
     public string ServiceId { get; }
@@ -46,12 +60,12 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         try
         {
             var outcome = _pipeline.Execute(static (_, c) => c.Invoke(), resilienceContext, call);
-            Completed(call.Method, start, null);
+            Completed(call, start, null);
             return outcome;
         }
         catch (Exception ex) when (ex is RpcException or OperationCanceledException)
         {
-            var failure = Completed(call.Method, start, ex)!;
+            var failure = Completed(call, start, ex)!;
             if (ReferenceEquals(failure, ex))
             {
                 throw;
@@ -92,8 +106,9 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     /// <summary>
     /// Records the end of a logical call and returns the exception the caller sees: the attempt's own
     /// <see cref="RpcException"/>, a breaker rejection, or a <see cref="StatusCode.Cancelled"/> one for a cancelled backoff.
+    /// A failed call is logged once, here.
     /// </summary>
-    private Exception? Completed(string method, long start, Exception? exception)
+    private Exception? Completed(MeshCallInfo call, long start, Exception? exception)
     {
         var failure = exception switch
         {
@@ -107,8 +122,43 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             RpcException rpc => rpc.StatusCode,
             _ => StatusCode.Unknown,
         };
-        _metrics.CallCompleted(ServiceId, method, status, _timeProvider.GetElapsedTime(start));
+        _metrics.CallCompleted(ServiceId, call.Method, status, _timeProvider.GetElapsedTime(start));
+        if (failure is not null)
+        {
+            LogFailure(call, failure);
+        }
+
         return failure;
+    }
+
+    /// <summary>
+    /// One line per failed call, at Warning when the service failed it (a status that the retry or the breaker treats
+    /// as a failure, after at least one attempt), with the exception only when it is not a gRPC status. The caller's
+    /// cancellation, an answer such as <c>NotFound</c> and a rejection by the open breaker (no attempt made) are Debug:
+    /// they say nothing new about the service, and an open breaker under load must not write a line per call.
+    /// </summary>
+    private void LogFailure(MeshCallInfo call, Exception failure)
+    {
+        if (failure is not RpcException rpc)
+        {
+            LogCallFailed(_logger, LogLevel.Warning, call.Method, ServiceId, StatusCode.Unknown, failure.Message, call.Attempts, failure);
+            return;
+        }
+
+        var level = call.Attempts > 0 && IsServiceFailure(rpc.StatusCode) ? LogLevel.Warning : LogLevel.Debug;
+        LogCallFailed(_logger, level, call.Method, ServiceId, rpc.StatusCode, rpc.Status.Detail, call.Attempts, null);
+    }
+
+    private bool IsServiceFailure(StatusCode status)
+    {
+        if (status == StatusCode.Cancelled)
+        {
+            return false;
+        }
+
+        var resilience = _options?.CurrentValue.Resilience;
+        return ((IEnumerable<StatusCode>?)resilience?.Retry.RetryableStatusCodes ?? RetryConstants.DefaultRetryableStatusCodes).Contains(status)
+            || ((IEnumerable<StatusCode>?)resilience?.CircuitBreaker.FailureStatusCodes ?? CircuitBreakerConstants.DefaultFailureStatusCodes).Contains(status);
     }
 
     private static RpcException Disposed() => new(new Status(StatusCode.Cancelled, "The call was disposed."));
@@ -151,7 +201,11 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         public override object? Request => request;
 
-        public TResponse Invoke() => continuation(request, context);
+        public TResponse Invoke()
+        {
+            Attempts++;
+            return continuation(request, context);
+        }
     }
 
     /// <summary>
@@ -190,6 +244,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             call._request = request;
             call._context = context;
             call._continuation = continuation;
+            call.Attempts = 0;
             return call.Run();
         }
 
@@ -222,7 +277,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
             var outcome = pending.Result;
             ResilienceContextPool.Shared.Return(resilienceContext);
-            var failure = _owner.Completed(Method, start, outcome.Exception);
+            var failure = _owner.Completed(this, start, outcome.Exception);
             AsyncUnaryCall<TResponse> result;
             if (Attempt is { } attempt && (failure is null || ReferenceEquals(failure, AttemptFailure)))
             {
@@ -279,7 +334,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
                 ResilienceContextPool.Shared.Return(resilienceContext);
             }
 
-            var failure = _owner.Completed(Method, start, outcome.Exception);
+            var failure = _owner.Completed(this, start, outcome.Exception);
             if (failure is null)
             {
                 return outcome.Result!;
@@ -302,6 +357,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             Attempt?.Dispose();
             var call = _continuation(_request, _context);
             Attempt = call;
+            Attempts++;
             try
             {
                 return Outcome.FromResult(await call.ResponseAsync.ConfigureAwait(false));
@@ -446,6 +502,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             Attempt?.Dispose();
             var call = continuation(request, context);
             Attempt = call;
+            Attempts++;
             try
             {
                 return Outcome.FromResult(await call.ResponseStream.MoveNext(context.Options.CancellationToken).ConfigureAwait(false));
@@ -458,7 +515,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         }
 
         private Exception? Complete(Exception? exception) =>
-            Interlocked.Exchange(ref _completed, 1) == 0 ? owner.Completed(Method, _start, exception) : exception;
+            Interlocked.Exchange(ref _completed, 1) == 0 ? owner.Completed(this, _start, exception) : exception;
 
         /// <summary>
         /// The caller cancelled the read of the first message: as with gRPC's own client, that cancels the whole call
