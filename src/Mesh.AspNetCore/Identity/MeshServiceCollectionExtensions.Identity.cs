@@ -34,12 +34,6 @@ public static partial class MeshServiceCollectionExtensions
     /// </summary>
     private static void AddAuthenticationForTls(IServiceCollection services, MeshConfigurationSource? source)
     {
-        // Registered already, by an earlier call or by the application: AddAuthentication would register some services twice.
-        if (services.Any(static d => d.ServiceType == typeof(IAuthenticationService)))
-        {
-            return;
-        }
-
         var section = source?.ResolveEarly(services);
         if ((section is null || section.GetSection(nameof(SecureMeshOptions.Tls)).Exists())
             && !services.Any(static d => d.ServiceType == typeof(IAuthenticationSchemeProvider)))
