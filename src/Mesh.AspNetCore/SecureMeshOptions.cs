@@ -30,7 +30,7 @@ public sealed class SecureMeshOptions
 
     /// <summary>
     /// Gets or sets the address the <see cref="Port"/> endpoint binds to: <c>localhost</c> (loopback),
-    /// <c>*</c> or <c>0.0.0.0</c> (every interface), or an IP address.
+    /// <c>*</c> (every interface, IPv4 and IPv6), or an IP address (<c>0.0.0.0</c>: every IPv4 interface).
     /// </summary>
     /// <value>The default value is <c>localhost</c>, as Kestrel's own default endpoint.</value>
     public string ListenAddress { get; set; } = "localhost";

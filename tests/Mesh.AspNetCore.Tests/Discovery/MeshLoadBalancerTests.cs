@@ -36,8 +36,8 @@ public sealed class MeshLoadBalancerTests
     public async Task Calls_OneEndpointRefusesConnections_SkippedAndNoCallFails()
     {
         await using var replicas = await Replicas.StartAsync(2);
-        var refused = FreePort.Next();
-        var endpoints = $$"""[ { "Host": "127.0.0.1", "Port": {{replicas.Ports[0]}} }, { "Host": "127.0.0.1", "Port": {{refused}} }, { "Host": "127.0.0.1", "Port": {{replicas.Ports[1]}} } ]""";
+        using var refused = new RefusedPort();
+        var endpoints = $$"""[ { "Host": "127.0.0.1", "Port": {{replicas.Ports[0]}} }, { "Host": "127.0.0.1", "Port": {{refused.Port}} }, { "Host": "127.0.0.1", "Port": {{replicas.Ports[1]}} } ]""";
         await using var client = await MeshClientHost.StartAsync(
             Replicas.Config(endpoints, NoRetryNoEjection), m => m.AddClient<InventoryClient>("inventory-service"));
         var inventory = client.Get<InventoryClient>();
@@ -51,7 +51,7 @@ public sealed class MeshLoadBalancerTests
         Assert.Equal(40, replicas.Calls.Sum());
         Assert.All(replicas.Calls, calls => Assert.True(calls >= 10, $"each live replica gets calls ({string.Join(", ", replicas.Calls)})"));
         var stats = client.Get<ISecureMesh>().GetStats().Services["inventory-service"].Endpoints!;
-        var refusedStats = Assert.Single(stats, e => e.Address == $"127.0.0.1:{refused}");
+        var refusedStats = Assert.Single(stats, e => e.Address == $"127.0.0.1:{refused.Port}");
         Assert.Equal(0, refusedStats.Calls);
         Assert.NotEqual("ready", refusedStats.State);
     }

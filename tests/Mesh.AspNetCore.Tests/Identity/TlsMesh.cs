@@ -52,13 +52,12 @@ public sealed class TlsEchoServer : IAsyncDisposable
     public static async Task<TlsEchoServer> StartAsync(MeshCertificates certificates, IssuedCertificate certificate, string meshJson = "",
         Action<WebApplicationBuilder>? configure = null, Action<WebApplication>? map = null)
     {
-        var port = FreePort.Next();
         var extra = meshJson.Length == 0 ? string.Empty : ", " + meshJson;
-        var json = $$"""
+        // The mutual TLS endpoint is the one on Mesh:Port, so the port is chosen before the start.
+        var host = await FreePort.StartAsync(port => MeshTestHost.StartAsync($$"""
             { "Mesh": { "ServiceId": "{{ServiceId}}", "Port": {{port}}, "ListenAddress": "127.0.0.1",
                         "Tls": {{certificates.TlsJson(certificate)}}{{extra}} } }
-            """;
-        var host = await MeshTestHost.StartAsync(json, b =>
+            """, b =>
         {
             b.Services.AddGrpc();
             b.Services.AddGrpcHealthChecks();
@@ -70,7 +69,7 @@ public sealed class TlsEchoServer : IAsyncDisposable
             app.MapGrpcService<IdentityEchoService>();
             app.MapGrpcHealthChecksService();
             map?.Invoke(app);
-        }, listen: false);
+        }, listen: false));
         return new TlsEchoServer(host);
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
 
 namespace Mesh.AspNetCore.Tests.Infrastructure;
 
@@ -11,5 +12,25 @@ public static class FreePort
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>
+    /// Starts a server on a port that its configuration must name before it starts (<c>Mesh:Port</c>), choosing another
+    /// free port when another process took the chosen one between the choice and the start. Servers that need no port
+    /// in their configuration bind port 0 instead.
+    /// </summary>
+    public static async Task<T> StartAsync<T>(Func<int, Task<T>> start)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await start(Next());
+            }
+            catch (IOException ex) when (attempt < 5 && ex.InnerException is AddressInUseException)
+            {
+                // Taken meanwhile: try another.
+            }
+        }
     }
 }

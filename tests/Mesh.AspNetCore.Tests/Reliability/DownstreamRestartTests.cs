@@ -57,7 +57,8 @@ public sealed class DownstreamRestartTests
     [InlineData("""{ "CircuitBreaker": { "Timeout": 600000 } }""", 1_000, 120_000)]
     public async Task AddClient_ChannelReconnectBackoff_NoLongerThanTheMeshWaitsToTryAgain(string resilience, int initialMs, int maxMs)
     {
-        await using var client = await MeshClientHost.StartAsync(MeshConfig.For(FreePort.Next(), resilience), m => m.AddClient<InventoryClient>("inventory-service"));
+        using var refused = new RefusedPort();
+        await using var client = await MeshClientHost.StartAsync(MeshConfig.For(refused.Port, resilience), m => m.AddClient<InventoryClient>("inventory-service"));
         var factoryOptions = client.Get<IOptionsMonitor<GrpcClientFactoryOptions>>().Get(nameof(InventoryClient));
         var channel = new GrpcChannelOptions();
 
@@ -73,10 +74,10 @@ public sealed class DownstreamRestartTests
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static async Task RestartUnderLoadAsync()
     {
-        var port = FreePort.Next();
         var script = new EchoScript();
         using var timeline = new CallTimeline();
-        var server = await StartDownstreamAsync(port, script);
+        var server = await StartDownstreamAsync(0, script);
+        var port = server.Port; // the restarted server must come back on the port the client knows
         await using var client = await MeshClientHost.StartAsync(
             MeshConfig.For(port, Resilience),
             mesh =>

@@ -92,8 +92,8 @@ public sealed class IdempotentRetryTests
     [Fact]
     public async Task Call_OnlyIdempotentConnectionRefused_RetriesUndeclaredMethod()
     {
-        var port = FreePort.Next(); // nothing listens there: every attempt fails before its request is sent
-        await using var client = await StartClientAsync(port, """{ "OnlyIdempotent": true }""");
+        using var refused = new RefusedPort(); // every attempt fails before its request is sent
+        await using var client = await StartClientAsync(refused.Port, """{ "OnlyIdempotent": true }""");
 
         var error = await Assert.ThrowsAsync<RpcException>(() => client.Get<PaymentLedgerClient>().ChargeAsync(Request, cancellationToken: Ct).ResponseAsync);
 

@@ -49,9 +49,7 @@ public sealed class MeshClientHost : IAsyncDisposable
     public static (IHost Host, ReloadableConfiguration Configuration) Build(string json, Action<ISecureMeshBuilder> addClients, TimeProvider? timeProvider = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Testing" });
-        var initial = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build()
-            .AsEnumerable().Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.OrdinalIgnoreCase);
-        var configuration = new ReloadableConfiguration(initial);
+        var configuration = new ReloadableConfiguration(Flatten(json));
         ((IConfigurationBuilder)builder.Configuration).Add(configuration);
         var logs = new TestLoggerProvider();
         builder.Logging.ClearProviders();
@@ -68,6 +66,13 @@ public sealed class MeshClientHost : IAsyncDisposable
 
     /// <summary>Changes configuration values and raises the reload, as an edit of appsettings.json would.</summary>
     public void Reload(params (string Key, string? Value)[] changes) => _configuration.Reload(changes);
+
+    /// <summary>Replaces the whole configuration with another appsettings.json document and raises the reload, as saving an edited file would.</summary>
+    public void ReloadJson(string json) => _configuration.Replace(Flatten(json));
+
+    private static Dictionary<string, string?> Flatten(string json) =>
+        new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build()
+            .AsEnumerable().Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.OrdinalIgnoreCase);
 
     public async ValueTask DisposeAsync()
     {
@@ -96,6 +101,13 @@ public sealed class ReloadableConfiguration : ConfigurationProvider, IConfigurat
             Data[key] = value;
         }
 
+        OnReload();
+    }
+
+    /// <summary>Replaces every value (keys left out are gone) and raises a reload.</summary>
+    public void Replace(IDictionary<string, string?> data)
+    {
+        Data = new Dictionary<string, string?>(data, StringComparer.OrdinalIgnoreCase);
         OnReload();
     }
 }

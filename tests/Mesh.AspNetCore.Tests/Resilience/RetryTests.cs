@@ -184,9 +184,9 @@ public sealed class RetryTests
     public async Task Call_ConnectionRefused_IsRetriedAndCounted()
     {
         var time = new TrackingTimeProvider();
-        var port = FreePort.Next();
+        using var refused = new RefusedPort();
         var resilience = """{ "CircuitBreaker": { "FailureThreshold": 4 } }""";
-        await using var client = await MeshClientHost.StartAsync(MeshConfig.For(port, resilience), m => m.AddClient<InventoryClient>("inventory-service"), time);
+        await using var client = await MeshClientHost.StartAsync(MeshConfig.For(refused.Port, resilience), m => m.AddClient<InventoryClient>("inventory-service"), time);
         var inventory = client.Get<IMeshClient<InventoryClient>>();
 
         var call = inventory.Client.SayAsync(Hello, cancellationToken: Ct).ResponseAsync;
