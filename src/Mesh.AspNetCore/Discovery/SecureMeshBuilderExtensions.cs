@@ -63,6 +63,7 @@ public static partial class SecureMeshBuilderExtensions
         services.TryAddSingleton<ICircuitStateReader>(static sp => sp.GetRequiredService<CircuitBreakerRegistry>());
         services.TryAddSingleton<RetryBudgetRegistry>();
         services.TryAddSingleton<DeclaredIdempotency>();
+        services.TryAddSingleton<MeshClientLifetime>();
         if (!existing.Any(r => string.Equals(r.ServiceId, serviceId, StringComparison.OrdinalIgnoreCase)))
         {
             MeshResiliencePipelines.Add(services, serviceId);
@@ -93,7 +94,8 @@ public static partial class SecureMeshBuilderExtensions
                 provider.GetRequiredService<TimeProvider>(),
                 provider.GetRequiredService<RetryBudgetRegistry>().Get(serviceId),
                 provider.GetRequiredService<ILogger<ResilienceInterceptor>>(),
-                provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>()));
+                provider.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>(),
+                provider.GetRequiredService<MeshClientLifetime>()));
         services.TryAddTransient<IMeshClient<TClient>>(provider => new MeshClient<TClient>(
             provider.GetRequiredService<TClient>(), serviceId, provider.GetRequiredService<CircuitBreakerRegistry>()));
         return builder;

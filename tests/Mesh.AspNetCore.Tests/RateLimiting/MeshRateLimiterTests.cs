@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 using Mesh.AspNetCore.RateLimiting.Internal;
 using Microsoft.Extensions.DependencyInjection;
@@ -107,6 +108,207 @@ public sealed class MeshRateLimiterTests
     }
 
     [Fact]
+    public void Sweep_100000CallersCameAndWent_GrownTableReplacedAndReleased()
+    {
+        using var provider = Services(maxRequests: 10, windowMs: 60_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        for (var i = 0; i < 100_000; i++)
+        {
+            Assert.True(limiter.AttemptAcquire(CallerKey.ForService("caller-" + i)).IsAcquired);
+        }
+
+        var grown = WeakTable(limiter);
+        _time.Advance(TimeSpan.FromMilliseconds(RateLimitConstants.SweepIntervalMs)); // windows running: nothing to drop
+        var highWater = limiter.PartitionTableHighWater;
+        _time.Advance(TimeSpan.FromMilliseconds(60_000)); // ended, and swept by the timer on the fake clock
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        Assert.Equal(100_000, highWater);
+        Assert.Equal((0, 0), (limiter.PartitionCount, limiter.PartitionTableHighWater));
+        Assert.False(grown.IsAlive, "the table grown to 100,000 partitions is still held once they are all gone");
+        Assert.True(limiter.AttemptAcquire(CallerKey.ForService("caller-0")).IsAcquired);
+    }
+
+    [Fact]
+    public void Sweep_FewCallersLeftOfAFlood_SurvivorsKeepTheirCountsInTheSmallerTable()
+    {
+        using var provider = Services(maxRequests: 3, windowMs: 60_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        for (var i = 0; i < 5_000; i++)
+        {
+            limiter.AttemptAcquire(CallerKey.ForService("flood-" + i)).Dispose();
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(30));
+        var survivors = Enumerable.Range(0, 10).Select(i => CallerKey.ForService("survivor-" + i)).ToArray();
+        foreach (var survivor in survivors)
+        {
+            Assert.True(limiter.AttemptAcquire(survivor).IsAcquired);
+            Assert.True(limiter.AttemptAcquire(survivor).IsAcquired);
+        }
+
+        var table = limiter.PartitionTable;
+        _time.Advance(TimeSpan.FromSeconds(30)); // the flood's windows end, the survivors' run 30 s more
+
+        limiter.RemoveIdlePartitions();
+
+        Assert.NotSame(table, limiter.PartitionTable);
+        Assert.Equal((10, 10), (limiter.PartitionCount, limiter.PartitionTableHighWater));
+        foreach (var survivor in survivors)
+        {
+            Assert.True(limiter.AttemptAcquire(survivor).IsAcquired);
+            using var rejected = limiter.AttemptAcquire(survivor);
+            Assert.False(rejected.IsAcquired);
+            Assert.True(rejected.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter));
+            Assert.Equal(TimeSpan.FromSeconds(30), retryAfter);
+        }
+    }
+
+    [Fact]
+    public void Sweep_SmallTable_Kept()
+    {
+        using var provider = Services(maxRequests: 3, windowMs: 60_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        for (var i = 0; i < RateLimitConstants.PartitionTableShrinkMinimum - 1; i++)
+        {
+            limiter.AttemptAcquire(CallerKey.ForService("caller-" + i)).Dispose();
+        }
+
+        var table = limiter.PartitionTable;
+        _time.Advance(TimeSpan.FromSeconds(60));
+
+        limiter.RemoveIdlePartitions();
+
+        Assert.Same(table, limiter.PartitionTable);
+        Assert.Equal(0, limiter.PartitionCount);
+    }
+
+    [Fact]
+    public void AttemptAcquire_NewCallerWhileTheTableIsReplaced_CountedInTheNewTable()
+    {
+        using var provider = Services(maxRequests: 1, windowMs: 60_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        AddIdlePartitions(limiter, RateLimitConstants.PartitionTableShrinkMinimum);
+        var table = limiter.PartitionTable;
+
+        // The request reads which table is current, then the sweep replaces that table before the request adds its window.
+        limiter.OnTableRead = () =>
+        {
+            limiter.OnTableRead = null;
+            limiter.RemoveIdlePartitions();
+        };
+        var first = limiter.AttemptAcquire(CallerKey.ForService("newcomer")).IsAcquired;
+        var second = limiter.AttemptAcquire(CallerKey.ForService("newcomer")).IsAcquired;
+
+        Assert.NotSame(table, limiter.PartitionTable);
+        Assert.Equal((true, false), (first, second));
+    }
+
+    [Fact]
+    public void AttemptAcquire_WhileSurvivorsAreCopied_CountsInTheSameWindows()
+    {
+        using var provider = Services(maxRequests: 2, windowMs: 60_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        var survivor = CallerKey.ForService("survivor");
+        var newcomer = CallerKey.ForService("newcomer");
+        Assert.True(limiter.AttemptAcquire(survivor).IsAcquired);
+        AddIdlePartitions(limiter, RateLimitConstants.PartitionTableShrinkMinimum);
+        var during = new List<bool>();
+
+        // Requests between the new table's publication and the copy of the survivors into it.
+        limiter.OnTablePublished = () =>
+        {
+            during.Add(limiter.AttemptAcquire(survivor).IsAcquired);
+            during.Add(limiter.AttemptAcquire(survivor).IsAcquired);
+            during.Add(limiter.AttemptAcquire(newcomer).IsAcquired);
+        };
+        limiter.RemoveIdlePartitions();
+        limiter.OnTablePublished = null;
+
+        Assert.Equal([true, false, true], during);
+        Assert.False(limiter.AttemptAcquire(survivor).IsAcquired);
+        Assert.True(limiter.AttemptAcquire(newcomer).IsAcquired);
+        Assert.False(limiter.AttemptAcquire(newcomer).IsAcquired);
+        Assert.Equal(2, limiter.PartitionCount);
+    }
+
+    [Fact]
+    public async Task AttemptAcquire_ConcurrentWithTableReplacements_EachCallerAdmittedExactlyMaxRequests()
+    {
+        const int MaxRequests = 50;
+        const int Callers = 32;
+        var clock = new FreeRunningClock();
+        using var provider = Services(MaxRequests, windowMs: 60_000, clock);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var replacements = 0;
+
+        for (var round = 0; round < 20; round++)
+        {
+            // New callers each round, so that their first requests race the replacements too.
+            var callers = Enumerable.Range(0, Callers).Select(i => CallerKey.ForService($"steady-{round}-{i}")).ToArray();
+            var admitted = new int[Callers];
+            var replacedThisRound = 0;
+            var done = 0;
+            using var start = new Barrier(9);
+            var sweeper = Task.Factory.StartNew(
+                () =>
+                {
+                    start.SignalAndWait(cancellationToken);
+                    for (var pass = 0; Volatile.Read(ref done) < 8; pass++)
+                    {
+                        // Idle partitions (no permit taken: their window has ended) that the sweep drops at once.
+                        for (var i = 0; i < 2 * RateLimitConstants.PartitionTableShrinkMinimum; i++)
+                        {
+                            limiter.AttemptAcquire(CallerKey.ForService($"idle-{round}-{pass}-{i}"), 0).Dispose();
+                        }
+
+                        var table = limiter.PartitionTable;
+                        limiter.RemoveIdlePartitions();
+                        if (!ReferenceEquals(table, limiter.PartitionTable))
+                        {
+                            Interlocked.Increment(ref replacedThisRound);
+                        }
+                    }
+                },
+                cancellationToken,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default);
+            var requesters = Enumerable.Range(0, 8).Select(_ => Task.Factory.StartNew(
+                () =>
+                {
+                    start.SignalAndWait(cancellationToken);
+                    for (var pass = 0; pass < 200 || (Volatile.Read(ref replacedThisRound) < 3 && pass < 20_000); pass++)
+                    {
+                        for (var i = 0; i < Callers; i++)
+                        {
+                            using var lease = limiter.AttemptAcquire(callers[i]);
+                            if (lease.IsAcquired)
+                            {
+                                Interlocked.Increment(ref admitted[i]);
+                            }
+                        }
+                    }
+
+                    Interlocked.Increment(ref done);
+                },
+                cancellationToken,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default)).ToArray();
+            await Task.WhenAll([.. requesters, sweeper]);
+
+            Assert.Equal(Enumerable.Repeat(MaxRequests, Callers), admitted);
+            replacements += replacedThisRound;
+            clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        TestContext.Current.TestOutputHelper?.WriteLine($"{replacements} table replacements");
+        Assert.True(replacements >= 20 * 3, $"only {replacements} table replacements ran while callers counted");
+    }
+
+    [Fact]
     public void Sweep_WindowNotEnded_PartitionAndItsCountKept()
     {
         using var provider = Services(maxRequests: 1, windowMs: 60_000);
@@ -190,6 +392,18 @@ public sealed class MeshRateLimiterTests
 
         Assert.Equal(3, limiter.GetStatistics(caller)?.CurrentAvailablePermits);
     }
+
+    /// <summary>Partitions whose window has ended at once (no permit taken), which the next sweep drops.</summary>
+    private static void AddIdlePartitions(MeshRateLimiter limiter, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            limiter.AttemptAcquire(CallerKey.ForService("idle-" + i), 0).Dispose();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference WeakTable(MeshRateLimiter limiter) => new(limiter.PartitionTable);
 
     private ServiceProvider Services(int maxRequests, int windowMs, bool enabled = true) => Services(maxRequests, windowMs, _time, enabled);
 

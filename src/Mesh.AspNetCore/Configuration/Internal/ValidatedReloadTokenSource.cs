@@ -10,12 +10,19 @@ namespace Mesh.AspNetCore.Configuration.Internal;
 /// configuration has passed validation. An invalid reload is logged with the keys at fault and the last valid
 /// options stay in force, instead of the monitor throwing on the configuration's reload thread.
 /// </summary>
+/// <remarks>
+/// A reload may run on the configuration's thread (a file watcher's) while the application shuts down: once this source
+/// or the container is disposed, a reload is ignored rather than reported as invalid configuration, and the change
+/// sources are never disposed, so that a reload or a monitor reading its token never meets a disposed one (they hold
+/// no timer and no handle, so there is nothing to release).
+/// </remarks>
 internal sealed partial class ValidatedReloadTokenSource : IOptionsChangeTokenSource<SecureMeshOptions>, IDisposable
 {
     private readonly ValidatedOptionsFactory _factory;
     private readonly ILogger _logger;
     private readonly List<IDisposable> _subscriptions = [];
     private CancellationTokenSource _changed = new();
+    private volatile bool _disposed;
 
     public ValidatedReloadTokenSource(
         IEnumerable<MeshConfigurationSource> sources,
@@ -38,9 +45,19 @@ internal sealed partial class ValidatedReloadTokenSource : IOptionsChangeTokenSo
 
     private void OnConfigurationReloaded()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
         try
         {
             _factory.BuildValidated();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The application is shutting down: its container is disposed, and nothing will read the options again.
+            return;
         }
         catch (OptionsValidationException ex)
         {
@@ -59,25 +76,24 @@ internal sealed partial class ValidatedReloadTokenSource : IOptionsChangeTokenSo
         {
             previous.Cancel();
         }
-        catch (AggregateException ex)
+        catch (AggregateException ex) when (!_disposed)
         {
             // The configuration was valid and is in force: what failed is code that listens for its changes.
             LogChangeSubscriberFailed(_logger, ex.InnerException ?? ex);
         }
-        finally
+        catch (AggregateException)
         {
-            previous.Dispose();
+            // A subscriber met the shutdown (a disposed service): nothing to report.
         }
     }
 
     public void Dispose()
     {
+        _disposed = true;
         foreach (var subscription in _subscriptions)
         {
             subscription.Dispose();
         }
-
-        _changed.Dispose();
     }
 
     [LoggerMessage(EventId = 1001, EventName = "InvalidMeshConfigurationReload", Level = LogLevel.Error,

@@ -10,18 +10,34 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// Time comes from the injected <see cref="TimeProvider"/>. The limits are read from
 /// <see cref="IOptionsMonitor{TOptions}"/> on every request, so a reload applies at once: counts made in a running
 /// window are kept and compared with the new <c>MaxRequests</c>, and the new <c>WindowMs</c> decides when running
-/// windows end. Partitions whose window has ended are dropped every <see cref="RateLimitConstants.SweepIntervalMs"/>.
+/// windows end. Partitions whose window has ended are dropped every <see cref="RateLimitConstants.SweepIntervalMs"/>,
+/// and once most of the partitions a flood brought are gone, the table that grew to hold them is replaced by a small
+/// one (a <see cref="ConcurrentDictionary{TKey, TValue}"/> never gives back the buckets it grew).
 /// </summary>
 /// <remarks>
 /// <c>FixedWindowRateLimiter</c> is not used: it cannot take a <see cref="TimeProvider"/> and its
 /// <c>RetryAfter</c> metadata is not the time left in the window (dotnet/runtime 106447, 92557).
+/// <para>
+/// Replacing the table while requests count in it: the sweep publishes the new table first, then copies the surviving
+/// windows (the same objects, with their counts) into it. A request that misses in the new table takes the caller's
+/// window from the old one if it is there. A request that found or added its window in the old table after the new one
+/// was published sees, under the window's lock, that its table is no longer current, and starts again in the new one;
+/// so no request counts in a window that neither the copy nor a later request can find.
+/// </para>
 /// </remarks>
 internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
 {
-    private readonly ConcurrentDictionary<CallerKey, Window> _windows = new();
     private readonly IOptionsMonitor<SecureMeshOptions> _options;
     private readonly TimeProvider _time;
     private readonly ITimer _sweepTimer;
+    private readonly Lock _sweepLock = new();
+    private ConcurrentDictionary<CallerKey, Window> _windows = new();
+
+    /// <summary>While the surviving windows are copied into a new table: the table they are copied from.</summary>
+    private ConcurrentDictionary<CallerKey, Window>? _previous;
+
+    /// <summary>The most partitions the current table has held, as counted by the sweeps; guarded by <see cref="_sweepLock"/>.</summary>
+    private int _highWater;
     private int _disposed;
 
     public MeshRateLimiter(IOptionsMonitor<SecureMeshOptions> options, TimeProvider time)
@@ -33,13 +49,34 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
     }
 
     /// <summary>The number of live partitions (callers with a window that has not been swept yet).</summary>
-    internal int PartitionCount => _windows.Count;
+    internal int PartitionCount => Volatile.Read(ref _windows).Count;
+
+    /// <summary>The most partitions the current table has held: the size it grew to, which a sweep brings down after a flood.</summary>
+    internal int PartitionTableHighWater
+    {
+        get
+        {
+            lock (_sweepLock)
+            {
+                return _highWater;
+            }
+        }
+    }
+
+    /// <summary>The current partition table, for tests that check that a replaced one is no longer held.</summary>
+    internal object PartitionTable => Volatile.Read(ref _windows);
+
+    /// <summary>Tests only: runs when a request has read which table is current, before it looks its caller up.</summary>
+    internal Action? OnTableRead { get; set; }
+
+    /// <summary>Tests only: runs when a sweep has published a new table, before it copies the surviving windows into it.</summary>
+    internal Action? OnTablePublished { get; set; }
 
     public override RateLimiterStatistics? GetStatistics(CallerKey resource)
     {
         var limit = _options.CurrentValue.Resilience.RateLimit;
         var available = limit.MaxRequests ?? int.MaxValue;
-        if (limit.IsEnabled && _windows.TryGetValue(resource, out var window))
+        if (limit.IsEnabled && Find(resource) is { } window)
         {
             lock (window)
             {
@@ -78,9 +115,16 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
 
         while (true)
         {
-            if (!_windows.TryGetValue(resource, out var window))
+            var windows = Volatile.Read(ref _windows);
+            OnTableRead?.Invoke();
+            if (!windows.TryGetValue(resource, out var window))
             {
-                window = _windows.GetOrAdd(resource, static _ => new Window());
+                window = windows.GetOrAdd(resource, static (key, previous) => previous is not null && previous.TryGetValue(key, out var moved) ? moved : new Window(), Volatile.Read(ref _previous));
+
+                // The window is in the table before this request reads, under the window's lock, whether the table is
+                // still current: a sweep that replaces the table publishes the new one before it copies the old one,
+                // so either the sweep's copy finds this window or this request sees the new table.
+                Interlocked.MemoryBarrier();
             }
             else if (permitCount > 0 && Volatile.Read(ref window.Spent) is { } spent && ReferenceEquals(spent.Limit, limit))
             {
@@ -99,7 +143,15 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
             {
                 if (window.Removed)
                 {
-                    continue; // swept between the lookup and the lock: count in its successor
+                    // Swept between the lookup and the lock: count in its successor. A request that took the window
+                    // from a replaced table may have put it back into the current one after the sweep: take it out.
+                    windows.TryRemove(new KeyValuePair<CallerKey, Window>(resource, window));
+                    continue;
+                }
+
+                if (!ReferenceEquals(windows, Volatile.Read(ref _windows)))
+                {
+                    continue; // the table was replaced: count in the caller's window in the new one
                 }
 
                 var now = _time.GetTimestamp();
@@ -139,26 +191,70 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
         return new ValueTask<RateLimitLease>(AttemptAcquireCore(resource, permitCount));
     }
 
-    /// <summary>Drops the partitions whose window has ended; a later request of that caller opens a fresh window anyway.</summary>
+    /// <summary>
+    /// Drops the partitions whose window has ended; a later request of that caller opens a fresh window anyway. When
+    /// fewer than a quarter of the partitions the table grew to are left, and it grew to at least
+    /// <see cref="RateLimitConstants.PartitionTableShrinkMinimum"/>, the survivors move to a new, small table.
+    /// </summary>
     internal void RemoveIdlePartitions()
     {
-        var length = WindowLength(_options.CurrentValue.Resilience.RateLimit);
-        var now = _time.GetTimestamp();
-        foreach (var entry in _windows)
+        lock (_sweepLock)
         {
-            var window = entry.Value;
-            lock (window)
+            var length = WindowLength(_options.CurrentValue.Resilience.RateLimit);
+            var now = _time.GetTimestamp();
+            var windows = _windows;
+            var seen = 0;
+            var left = 0;
+            foreach (var entry in windows)
             {
-                if (!HasEnded(window, now, length))
+                seen++;
+                var window = entry.Value;
+                lock (window)
                 {
-                    continue;
+                    if (!HasEnded(window, now, length))
+                    {
+                        left++;
+                        continue;
+                    }
+
+                    window.Removed = true;
                 }
 
-                window.Removed = true;
+                windows.TryRemove(entry);
             }
 
-            _windows.TryRemove(entry);
+            _highWater = Math.Max(_highWater, seen);
+            if (_highWater >= RateLimitConstants.PartitionTableShrinkMinimum && left < _highWater / 4)
+            {
+                ReplaceTable(windows);
+            }
         }
+    }
+
+    /// <summary>Moves the windows of <paramref name="old"/> into a new table sized for them (see the remarks on this class).</summary>
+    private void ReplaceTable(ConcurrentDictionary<CallerKey, Window> old)
+    {
+        var fresh = new ConcurrentDictionary<CallerKey, Window>();
+        Volatile.Write(ref _previous, old);
+        Interlocked.Exchange(ref _windows, fresh);
+        OnTablePublished?.Invoke();
+        foreach (var entry in old)
+        {
+            fresh.TryAdd(entry.Key, entry.Value);
+        }
+
+        Volatile.Write(ref _previous, null);
+        _highWater = fresh.Count;
+    }
+
+    private Window? Find(CallerKey resource)
+    {
+        if (Volatile.Read(ref _windows).TryGetValue(resource, out var window))
+        {
+            return window;
+        }
+
+        return Volatile.Read(ref _previous) is { } previous && previous.TryGetValue(resource, out window) ? window : null;
     }
 
     protected override void Dispose(bool disposing)

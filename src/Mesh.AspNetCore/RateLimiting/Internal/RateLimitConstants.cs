@@ -14,6 +14,12 @@ internal static class RateLimitConstants
     /// <summary>How often partitions whose window has ended are dropped.</summary>
     public const int SweepIntervalMs = 10_000;
 
+    /// <summary>
+    /// A partition table that grew to at least this many partitions is replaced by a small one when a sweep leaves fewer
+    /// than a quarter of them: the memory a flood of callers took is given back. Smaller tables are kept as they are.
+    /// </summary>
+    public const int PartitionTableShrinkMinimum = 1_024;
+
     /// <summary>Methods of the standard gRPC health service start with this and are never limited.</summary>
     public const string HealthServicePrefix = "/grpc.health.v1.Health/";
 

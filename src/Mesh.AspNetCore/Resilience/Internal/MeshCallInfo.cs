@@ -25,6 +25,9 @@ internal abstract class MeshCallInfo
     /// <summary>The call's request message, for a call that has one (unary and server streaming); otherwise <see langword="null"/>.</summary>
     public virtual object? Request => null;
 
+    /// <summary>Cancelled when the caller disposes the call, so that a backoff before its next attempt ends then; by default never.</summary>
+    public virtual CancellationToken Disposal => CancellationToken.None;
+
     /// <summary>A call option's deadline as the retry strategy reads it: UTC, <see langword="null"/> for none.</summary>
     protected static DateTime? UtcDeadline(DateTime? deadline) =>
         deadline is { } d && d != DateTime.MaxValue ? d.ToUniversalTime() : null;

@@ -40,7 +40,10 @@ internal static class MeshResiliencePipelines
                 var breaker = resilience.CircuitBreaker.Enabled ? provider.GetRequiredService<CircuitBreakerRegistry>().Get(serviceId) : null;
                 var retry = new MeshRetry(
                     resilience.Retry, serviceId, provider.GetRequiredService<MeshMetrics>(), timeProvider, onlyIdempotent, budgets, breaker,
-                    logger: provider.GetRequiredService<ILogger<ResilienceInterceptor>>());
+                    logger: provider.GetRequiredService<ILogger<ResilienceInterceptor>>())
+                {
+                    Stopped = provider.GetRequiredService<MeshClientLifetime>().Stopped,
+                };
                 builder.AddRetry(retry.StrategyOptions);
             }
 

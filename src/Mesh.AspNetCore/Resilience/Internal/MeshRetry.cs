@@ -95,6 +95,9 @@ internal sealed class MeshRetry
 
     public RetryStrategyOptions StrategyOptions { get; }
 
+    /// <summary>Cancelled once the application has stopped: no retry is decided, and a backoff being waited ends.</summary>
+    public CancellationToken Stopped { get; init; }
+
     /// <summary>The delay before retry number <paramref name="attempt"/> + 1 without jitter: InitialDelay * 2^attempt, capped.</summary>
     public TimeSpan BackoffDelay(int attempt)
     {
@@ -163,6 +166,7 @@ internal sealed class MeshRetry
             && (uint)failure.StatusCode < (uint)_retryable.Length
             && _retryable[(int)failure.StatusCode]
             && !context.CancellationToken.IsCancellationRequested
+            && !Stopped.IsCancellationRequested
             && !(context.Properties.TryGetValue(MeshCircuitBreakerStrategy.RejectionKey, out var rejection) && ReferenceEquals(rejection, failure))
             && (!context.Properties.TryGetValue(MeshCallInfo.Key, out var call) || call.CanRetry);
     }
@@ -217,7 +221,8 @@ internal sealed class MeshRetry
 
     private async ValueTask OnRetry(OnRetryArguments<object> args)
     {
-        var method = args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call) ? call.Method : string.Empty;
+        var hasCall = args.Context.Properties.TryGetValue(MeshCallInfo.Key, out var call);
+        var method = hasCall ? call!.Method : string.Empty;
         var failure = args.Outcome.Exception as RpcException;
         var status = failure?.StatusCode ?? StatusCode.Unknown;
         _metrics.RetryScheduled(_serviceId, method, status);
@@ -226,18 +231,23 @@ internal sealed class MeshRetry
             _logger, args.AttemptNumber + 1, method, _serviceId, status, failure?.Status.Detail, delay);
         if (delay > TimeSpan.Zero)
         {
-            await WaitAsync(delay, args.Context.CancellationToken).ConfigureAwait(false);
+            await WaitAsync(delay, args.Context.CancellationToken, hasCall ? call!.Disposal : CancellationToken.None).ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// Waits <paramref name="delay"/>, or less: until the caller cancels (Polly then ends the call as cancelled), or
+    /// Waits <paramref name="delay"/>, or less: until the caller cancels (Polly then ends the call as cancelled), until
+    /// the caller disposes the call or the application stops (the call then refuses to start the next attempt), or
     /// until the service's breaker is open for at least the rest of the wait (the retry then goes on at once, and the
     /// open breaker rejects it without network traffic).
     /// </summary>
-    private async ValueTask WaitAsync(TimeSpan delay, CancellationToken cancellationToken)
+    private async ValueTask WaitAsync(TimeSpan delay, CancellationToken callerToken, CancellationToken disposal)
     {
         var start = _timeProvider.GetTimestamp();
+        using var ended = disposal.CanBeCanceled || Stopped.CanBeCanceled
+            ? CancellationTokenSource.CreateLinkedTokenSource(callerToken, disposal, Stopped)
+            : null;
+        var cancellationToken = ended?.Token ?? callerToken;
         try
         {
             while (true)
@@ -275,7 +285,8 @@ internal sealed class MeshRetry
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Polly sees the cancelled token and ends the call without another attempt.
+            // Polly sees the caller's cancelled token and ends the call without another attempt; a disposed call or a
+            // stopped application makes the call refuse to start it.
         }
     }
 

@@ -29,6 +29,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     private readonly RetryBudget? _budget;
     private readonly ILogger _logger;
     private readonly IOptionsMonitor<SecureMeshOptions>? _options;
+    private readonly CancellationToken _stopped;
 
     public ResilienceInterceptor(
         string serviceId,
@@ -37,7 +38,8 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         TimeProvider timeProvider,
         RetryBudget? budget = null,
         ILogger? logger = null,
-        IOptionsMonitor<SecureMeshOptions>? options = null)
+        IOptionsMonitor<SecureMeshOptions>? options = null,
+        MeshClientLifetime? lifetime = null)
     {
         ServiceId = serviceId;
         _pipeline = pipeline;
@@ -46,6 +48,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         _budget = budget;
         _logger = logger ?? NullLogger.Instance;
         _options = options;
+        _stopped = lifetime?.Stopped ?? CancellationToken.None;
     }
 
     public string ServiceId { get; }
@@ -53,7 +56,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     public override TResponse BlockingUnaryCall<TRequest, TResponse>(
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation)
     {
-        var call = new BlockingCall<TRequest, TResponse>(request, context, continuation);
+        var call = new BlockingCall<TRequest, TResponse>(request, context, continuation, _stopped);
         var start = CallStarted();
         var resilienceContext = ResilienceContextPool.Shared.Get(context.Options.CancellationToken);
         resilienceContext.Properties.Set(MeshCallInfo.Key, call);
@@ -188,7 +191,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
     }
 
     private sealed class BlockingCall<TRequest, TResponse>(
-        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation)
+        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation, CancellationToken stopped)
         : MeshCallInfo
         where TRequest : class
         where TResponse : class
@@ -203,6 +206,11 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         public TResponse Invoke()
         {
+            if (stopped.IsCancellationRequested)
+            {
+                throw MeshClientLifetime.StoppedFailure();
+            }
+
             Attempts++;
             return continuation(request, context);
         }
@@ -225,13 +233,10 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         private ClientInterceptorContext<TRequest, TResponse> _context;
         private AsyncUnaryCallContinuation<TRequest, TResponse> _continuation = null!;
         private Task<TResponse>? _response;
-        private volatile bool _disposed;
 
         public override string Method => _context.Method.FullName;
 
         public override DateTime? Deadline => UtcDeadline(_context.Options.Deadline);
-
-        public override bool CanRetry => !_disposed;
 
         public override object? Request => _request;
 
@@ -310,6 +315,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
             _continuation = null!;
             Attempt = null;
             AttemptFailure = null;
+            ResetDisposal();
             t_cached = this;
             return result;
         }
@@ -349,15 +355,25 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         private async ValueTask<Outcome<TResponse>> AttemptAsync(ResilienceContext resilienceContext)
         {
-            if (_disposed)
+            AsyncUnaryCall<TResponse> call;
+            lock (Gate)
             {
-                return Outcome.FromException<TResponse>(AttemptFailure = Disposed());
+                if (IsDisposed)
+                {
+                    return Outcome.FromException<TResponse>(AttemptFailure = Disposed());
+                }
+
+                if (_owner._stopped.IsCancellationRequested)
+                {
+                    return Outcome.FromException<TResponse>(MeshClientLifetime.StoppedFailure());
+                }
+
+                Attempt?.Dispose();
+                call = _continuation(_request, _context);
+                Attempt = call;
+                Attempts++;
             }
 
-            Attempt?.Dispose();
-            var call = _continuation(_request, _context);
-            Attempt = call;
-            Attempts++;
             try
             {
                 return Outcome.FromResult(await call.ResponseAsync.ConfigureAwait(false));
@@ -382,8 +398,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         private void Dispose()
         {
-            _disposed = true;
-            Attempt?.Dispose();
+            MarkDisposed();
             ObserveAfterDispose(_response);
         }
     }
@@ -398,13 +413,10 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         private bool _firstRead;
         private long _start;
         private int _completed;
-        private volatile bool _disposed;
 
         public override string Method => context.Method.FullName;
 
         public override DateTime? Deadline => UtcDeadline(context.Options.Deadline);
-
-        public override bool CanRetry => !_disposed;
 
         public override object? Request => request;
 
@@ -494,15 +506,25 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         private async ValueTask<Outcome<bool>> AttemptAsync()
         {
-            if (_disposed)
+            AsyncServerStreamingCall<TResponse> call;
+            lock (Gate)
             {
-                return Outcome.FromException<bool>(AttemptFailure = Disposed());
+                if (IsDisposed)
+                {
+                    return Outcome.FromException<bool>(AttemptFailure = Disposed());
+                }
+
+                if (owner._stopped.IsCancellationRequested)
+                {
+                    return Outcome.FromException<bool>(MeshClientLifetime.StoppedFailure());
+                }
+
+                Attempt?.Dispose();
+                call = continuation(request, context);
+                Attempt = call;
+                Attempts++;
             }
 
-            Attempt?.Dispose();
-            var call = continuation(request, context);
-            Attempt = call;
-            Attempts++;
             try
             {
                 return Outcome.FromResult(await call.ResponseStream.MoveNext(context.Options.CancellationToken).ConfigureAwait(false));
@@ -525,8 +547,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
         {
             var cancelled = new RpcException(new Status(StatusCode.Cancelled, "Call canceled by the client.", cause));
             OwnFailure = cancelled;
-            _disposed = true;
-            Attempt?.Dispose();
+            MarkDisposed();
             Complete(cancelled);
             ObserveAfterDispose(_first);
             return cancelled;
@@ -542,8 +563,7 @@ internal sealed partial class ResilienceInterceptor : Interceptor
 
         private void Dispose()
         {
-            _disposed = true;
-            Attempt?.Dispose();
+            MarkDisposed();
             Complete(Disposed());
             ObserveAfterDispose(_first);
         }

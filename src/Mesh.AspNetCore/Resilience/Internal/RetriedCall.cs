@@ -9,8 +9,33 @@ namespace Mesh.AspNetCore.Resilience.Internal;
 /// </summary>
 /// <typeparam name="TAttempt">The gRPC call of one attempt.</typeparam>
 internal abstract class RetriedCall<TAttempt> : MeshCallInfo
-    where TAttempt : class
+    where TAttempt : class, IDisposable
 {
+    private CancellationTokenSource? _disposal;
+    private volatile bool _disposed;
+
+    /// <summary>
+    /// Held while an attempt starts and while the call is disposed, so that an attempt either starts before the
+    /// disposal, which then disposes it, or not at all.
+    /// </summary>
+    protected Lock Gate { get; } = new();
+
+    /// <summary>Whether the caller disposed (or, for a stream, cancelled) the call: no attempt starts any more.</summary>
+    protected bool IsDisposed => _disposed;
+
+    public override bool CanRetry => !_disposed;
+
+    public override CancellationToken Disposal
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _disposed ? new CancellationToken(canceled: true) : (_disposal ??= new CancellationTokenSource()).Token;
+            }
+        }
+    }
+
     /// <summary>The current or last attempt.</summary>
     protected TAttempt? Attempt { get; set; }
 
@@ -19,6 +44,25 @@ internal abstract class RetriedCall<TAttempt> : MeshCallInfo
 
     /// <summary>The failure the mesh ended the call with, when it is not the last attempt's own.</summary>
     protected RpcException? OwnFailure { get; set; }
+
+    /// <summary>Marks the call disposed, disposes its running attempt and ends a backoff it waits in.</summary>
+    protected void MarkDisposed()
+    {
+        TAttempt? attempt;
+        CancellationTokenSource? disposal;
+        lock (Gate)
+        {
+            _disposed = true;
+            attempt = Attempt;
+            disposal = _disposal;
+        }
+
+        attempt?.Dispose();
+        disposal?.Cancel();
+    }
+
+    /// <summary>Forgets the disposal signal of a call whose object is used again for another call.</summary>
+    protected void ResetDisposal() => _disposal = null;
 
     protected abstract Task<Metadata> HeadersOf(TAttempt attempt);
 
