@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.AspNetCore.Tests.Resilience;
 
@@ -14,11 +15,13 @@ namespace Mesh.AspNetCore.Tests.Resilience;
 public sealed class MeshClientHost : IAsyncDisposable
 {
     private readonly ReloadableConfiguration _configuration;
+    private readonly FakeTimeProvider? _fakeTime;
 
-    private MeshClientHost(IHost host, ReloadableConfiguration configuration)
+    private MeshClientHost(IHost host, ReloadableConfiguration configuration, FakeTimeProvider? fakeTime)
     {
         Host = host;
         _configuration = configuration;
+        _fakeTime = fakeTime;
     }
 
     public IHost Host { get; }
@@ -43,7 +46,7 @@ public sealed class MeshClientHost : IAsyncDisposable
             throw;
         }
 
-        return new MeshClientHost(host, configuration);
+        return new MeshClientHost(host, configuration, timeProvider as FakeTimeProvider);
     }
 
     public static (IHost Host, ReloadableConfiguration Configuration) Build(string json, Action<ISecureMeshBuilder> addClients, TimeProvider? timeProvider = null)
@@ -77,7 +80,23 @@ public sealed class MeshClientHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Host.StopAsync(CancellationToken.None);
-        Host.Dispose();
+        if (_fakeTime is null)
+        {
+            Host.Dispose();
+            return;
+        }
+
+        // Polly's registry, when disposed, waits for executions that have not unwound yet by sleeping one second at a
+        // time on the pipeline's clock: on a fake clock that sleep ends only when the clock moves. A call that ended
+        // for its caller may still be unwinding, so the clock is moved a second at a time until disposal is done.
+        var disposal = Task.Run(Host.Dispose);
+        while (!disposal.IsCompleted)
+        {
+            _fakeTime.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(disposal, Task.Delay(TimeSpan.FromMilliseconds(10)));
+        }
+
+        await disposal;
     }
 }
 
