@@ -78,8 +78,6 @@ public sealed class OutlierDetectionTests
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         await using var replicas = await Replicas.StartAsync(2);
-        replicas.Scripts[0].Say = EchoScript.FailWith(StatusCode.Internal);
-        replicas.Scripts[1].Say = EchoScript.FailWith(StatusCode.Internal);
         await using var client = await MeshClientHost.StartAsync(
             Replicas.Config(replicas.Endpoints(0, 1), """
                 { "Retry": { "MaxAttempts": 0 }, "CircuitBreaker": { "Enabled": false }, "OutlierDetection": { "ConsecutiveFailures": 2, "MaxEjectionPercent": 100 } }
@@ -87,13 +85,27 @@ public sealed class OutlierDetectionTests
             m => m.AddClient<InventoryClient>("inventory-service"), clock);
         var inventory = client.Get<InventoryClient>();
 
-        await CallUntilAsync(inventory, () => replicas.Calls.Sum() >= 40);
+        // Both endpoints connected first (each answered a call). Until the second connects, the first is the only one
+        // the picker can use, and it keeps getting calls even once ejected: an ejection never takes the last one away.
+        await CallUntilAsync(inventory, () => replicas.Calls.All(c => c > 0));
+        replicas.Scripts[0].Say = EchoScript.FailWith(StatusCode.Internal);
+        replicas.Scripts[1].Say = EchoScript.FailWith(StatusCode.Internal);
 
+        var failed = await CallUntilAsync(inventory, () => Failures(client).Sum() >= 40);
+
+        // Round robin: the first endpoint to fail twice in a row is ejected; the other fails as often, but ejecting
+        // it too would leave none, so it stays in use and takes every call after that.
+        Assert.Equal(40, failed);
         var endpoints = client.Get<ISecureMesh>().GetStats().Services["inventory-service"].Endpoints!;
-        Assert.Single(endpoints, e => e.State == "ejected");
+        var ejected = Assert.Single(endpoints, e => e.State == "ejected");
         var remaining = Assert.Single(endpoints, e => e.State != "ejected");
-        Assert.True(remaining.Calls >= 30, $"the one endpoint left in use takes the calls ({remaining.Calls})");
+        Assert.Equal(2, ejected.Failures);
+        Assert.Equal(38, remaining.Failures);
+        Assert.Equal("ready", remaining.State);
     }
+
+    private static long[] Failures(MeshClientHost client) =>
+        [.. client.Get<ISecureMesh>().GetStats().Services["inventory-service"].Endpoints!.Select(e => e.Failures)];
 
     [Fact]
     public async Task Calls_MaxEjectionPercentOfThree_EjectsOneOfTwoFailingEndpoints()
