@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Publishes samples/Mesh.AotSample as a native AOT executable (and, for comparison, on the JIT), starts each on a free
-# loopback port, makes a real call through its mesh client (the downstream fails the first attempt; the retry
-# succeeds), checks /mesh/stats, and prints start-up time and working set. Exits non-zero on any failure, including a
+# loopback port, makes a real call through its mesh client (the downstream's handler fails the first attempt; the retry
+# succeeds: the sample sets OnlyIdempotent, so it is made only because the native build read the rpc's
+# idempotency_level = IDEMPOTENT), checks /mesh/stats, and prints start-up time and working set. Exits non-zero on any failure, including a
 # trim or AOT warning during publish.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,7 +9,8 @@ namespace Mesh.AotSample;
 /// <summary>
 /// A mesh service that publishes as a native AOT executable. It serves a flaky inventory service (the first attempt of
 /// every order fails with UNAVAILABLE) and calls it through a mesh client, so one request to <c>POST /reserve/{sku}</c>
-/// shows a retry succeed; <c>/mesh/stats</c> counts it.
+/// shows a retry succeed; <c>/mesh/stats</c> counts it. Its configuration sets <c>OnlyIdempotent</c>: the failed attempt
+/// reached the handler, so the retry is made only because inventory.proto declares <c>Reserve</c> <c>IDEMPOTENT</c>.
 /// </summary>
 public static class AotSampleApp
 {

@@ -3,10 +3,15 @@ using Microsoft.Extensions.Logging;
 
 namespace Mesh.AspNetCore.Tests.Infrastructure;
 
-/// <summary>Keeps log entries in memory so tests can assert on what a user would read in their logs.</summary>
-public sealed class TestLoggerProvider : ILoggerProvider
+/// <summary>
+/// Keeps log entries in memory so tests can assert on what a user would read in their logs: from Information up, or
+/// from <paramref name="minimumLevel"/> for a test of what a user sees with Debug logging on.
+/// </summary>
+public sealed class TestLoggerProvider(LogLevel minimumLevel = LogLevel.Information) : ILoggerProvider
 {
     public ConcurrentQueue<LogEntry> Entries { get; } = new();
+
+    public LogLevel MinimumLevel => minimumLevel;
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
@@ -24,7 +29,7 @@ public sealed class TestLoggerProvider : ILoggerProvider
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= provider.MinimumLevel && logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {

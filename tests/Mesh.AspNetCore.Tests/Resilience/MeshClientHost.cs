@@ -32,10 +32,14 @@ public sealed class MeshClientHost : IAsyncDisposable
 
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
 
-    /// <summary>Builds and starts the host from an appsettings.json document.</summary>
-    public static async Task<MeshClientHost> StartAsync(string json, Action<ISecureMeshBuilder> addClients, TimeProvider? timeProvider = null)
+    /// <summary>
+    /// Builds and starts the host from an appsettings.json document; <see cref="Logs"/> keeps entries from
+    /// <paramref name="minimumLogLevel"/> up.
+    /// </summary>
+    public static async Task<MeshClientHost> StartAsync(
+        string json, Action<ISecureMeshBuilder> addClients, TimeProvider? timeProvider = null, LogLevel minimumLogLevel = LogLevel.Information)
     {
-        var (host, configuration) = Build(json, addClients, timeProvider);
+        var (host, configuration) = Build(json, addClients, timeProvider, minimumLogLevel);
         try
         {
             await host.StartAsync(TestContext.Current.CancellationToken);
@@ -49,13 +53,15 @@ public sealed class MeshClientHost : IAsyncDisposable
         return new MeshClientHost(host, configuration, timeProvider as FakeTimeProvider);
     }
 
-    public static (IHost Host, ReloadableConfiguration Configuration) Build(string json, Action<ISecureMeshBuilder> addClients, TimeProvider? timeProvider = null)
+    public static (IHost Host, ReloadableConfiguration Configuration) Build(
+        string json, Action<ISecureMeshBuilder> addClients, TimeProvider? timeProvider = null, LogLevel minimumLogLevel = LogLevel.Information)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Testing" });
         var configuration = new ReloadableConfiguration(Flatten(json));
         ((IConfigurationBuilder)builder.Configuration).Add(configuration);
-        var logs = new TestLoggerProvider();
+        var logs = new TestLoggerProvider(minimumLogLevel);
         builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(minimumLogLevel);
         builder.Logging.AddProvider(logs);
         builder.Services.AddSingleton(logs);
         if (timeProvider is not null)

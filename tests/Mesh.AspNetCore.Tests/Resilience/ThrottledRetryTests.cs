@@ -90,6 +90,35 @@ public sealed class ThrottledRetryTests
     }
 
     [Fact]
+    public async Task Call_BudgetRefusesRetries_LogsOneLinePerRefusalAndWarnsAgainInTheNextWindow()
+    {
+        var time = new TrackingTimeProvider();
+        var script = new EchoScript(time) { Say = EchoScript.FailWith(StatusCode.Unavailable) };
+        await using var server = await EchoServer.StartAsync(script);
+        await using var client = await MeshClientHost.StartAsync(
+            Config(server.Port, minRetriesPerSecond: 0), m => m.AddClient<InventoryClient>("inventory-service"), time, LogLevel.Debug);
+        var inventory = client.Get<InventoryClient>();
+
+        // Three calls, three refused retries: the first refusal is the Warning, each later one a Debug line.
+        for (var i = 0; i < 3; i++)
+        {
+            await Assert.ThrowsAsync<RpcException>(() => inventory.SayAsync(Hello, cancellationToken: Ct).ResponseAsync);
+        }
+
+        Assert.Equal([LogLevel.Warning, LogLevel.Debug, LogLevel.Debug], BudgetLines(client).Select(e => e.Level));
+        Assert.All(BudgetLines(client).Skip(1), e => Assert.Equal("RetryThrottled", e.EventId.Name));
+        Assert.Contains("inventory-service", BudgetLines(client)[0].Message, StringComparison.Ordinal);
+
+        // A whole window later the calls before have left it, and the budget runs dry anew: one Warning again.
+        time.Advance(TimeSpan.FromMilliseconds(10_000));
+        await Assert.ThrowsAsync<RpcException>(() => inventory.SayAsync(Hello, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal([LogLevel.Warning, LogLevel.Debug, LogLevel.Debug, LogLevel.Warning], BudgetLines(client).Select(e => e.Level));
+        Assert.Equal(4, client.Get<ISecureMesh>().GetStats().Metrics.RetriesThrottled);
+        Assert.Equal(4, script.Calls);
+    }
+
+    [Fact]
     public async Task GetStats_RetriesThrottled_InTheJsonPerServiceAndInTotal()
     {
         var time = new TrackingTimeProvider();
@@ -141,6 +170,10 @@ public sealed class ThrottledRetryTests
         await Assert.ThrowsAsync<RpcException>(() => call);
         Assert.Equal(4, script.Calls);
     }
+
+    /// <summary>The lines the retry budget wrote (events RetryBudgetExhausted and RetryThrottled), in order.</summary>
+    private static List<Infrastructure.TestLoggerProvider.LogEntry> BudgetLines(MeshClientHost client) =>
+        [.. client.Logs.Entries.Where(e => e.EventId.Name is "RetryBudgetExhausted" or "RetryThrottled")];
 
     private static string Config(int port, int minRetriesPerSecond, bool enabled = true) => MeshConfig.For(
         port,
