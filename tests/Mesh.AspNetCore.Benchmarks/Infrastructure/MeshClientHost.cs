@@ -24,13 +24,18 @@ internal sealed class MeshClientHost : IDisposable
     /// <summary>The mesh client, as a handler would inject it.</summary>
     public IMeshClient<Bench.BenchClient> Client => Services.GetRequiredService<IMeshClient<Bench.BenchClient>>();
 
-    /// <summary>Starts the host; <paramref name="logging"/> configures its logging (by default it has no provider).</summary>
-    public static MeshClientHost Start(IEnumerable<KeyValuePair<string, string?>> configuration, Action<ILoggingBuilder>? logging = null)
+    /// <summary>
+    /// Starts the host; <paramref name="logging"/> configures its logging (by default it has no provider),
+    /// <paramref name="configureServices"/> registers more services after <c>AddClient</c>.
+    /// </summary>
+    public static MeshClientHost Start(
+        IEnumerable<KeyValuePair<string, string?>> configuration, Action<ILoggingBuilder>? logging = null, Action<IServiceCollection>? configureServices = null)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(configuration);
         logging?.Invoke(builder.Logging);
         builder.Services.AddSecureMesh().AddClient<Bench.BenchClient>(MeshConfiguration.BenchServiceId);
+        configureServices?.Invoke(builder.Services);
         var host = builder.Build();
         host.Start();
         return new MeshClientHost(host);

@@ -24,45 +24,49 @@ public sealed class OutlierDetectionTests
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         await using var replicas = await Replicas.StartAsync(3);
-        replicas.Scripts[2].Say = EchoScript.FailWith(StatusCode.Unavailable);
         await using var client = await MeshClientHost.StartAsync(
             Replicas.Config(replicas.Endpoints(0, 1, 2), Resilience), m => m.AddClient<InventoryClient>("inventory-service"), clock);
         using var transitions = new MetricCollector<long>(client.Get<IMeterFactory>(), MeshMetrics.MeterName, "mesh.endpoint.transitions");
         var inventory = client.Get<InventoryClient>();
         var bad = replicas.Scripts[2];
 
+        // Every replica connected first (each answered a call), so that the ejected one is never the only one to pick.
+        await CallUntilAsync(inventory, () => replicas.Calls.All(c => c > 0));
+        var warm = bad.Calls;
+        bad.Say = EchoScript.FailWith(StatusCode.Unavailable);
+
         // Default ConsecutiveFailures: 5 failed attempts in a row on the bad endpoint eject it.
-        var failed = await CallUntilAsync(inventory, () => bad.Calls >= 5);
-        Assert.Equal(5, bad.Calls);
+        var failed = await CallUntilAsync(inventory, () => bad.Calls - warm >= 5);
+        Assert.Equal(5, bad.Calls - warm);
         Assert.Equal(5, failed);
         Assert.Equal("ejected", EndpointOf(client, replicas.Address(2)).State);
 
         // Ejected: no call reaches it, and no call fails.
         Assert.Equal(0, await CallsAsync(inventory, 30));
-        Assert.Equal(5, bad.Calls);
+        Assert.Equal(5, bad.Calls - warm);
 
         // Just before BaseEjectionTime (30 s) it is still ejected; at 30 s it gets calls again.
         clock.Advance(TimeSpan.FromMilliseconds(29_999));
         Assert.Equal(0, await CallsAsync(inventory, 9));
-        Assert.Equal(5, bad.Calls);
+        Assert.Equal(5, bad.Calls - warm);
         clock.Advance(TimeSpan.FromMilliseconds(1));
         Assert.NotEqual("ejected", EndpointOf(client, replicas.Address(2)).State);
-        await CallUntilAsync(inventory, () => bad.Calls >= 10);
+        await CallUntilAsync(inventory, () => bad.Calls - warm >= 10);
 
         // The second ejection lasts twice as long: 30 s later it is still out, 60 s later it is back.
         Assert.Equal("ejected", EndpointOf(client, replicas.Address(2)).State);
         clock.Advance(TimeSpan.FromSeconds(30));
         Assert.Equal(0, await CallsAsync(inventory, 9));
-        Assert.Equal(10, bad.Calls);
+        Assert.Equal(10, bad.Calls - warm);
         clock.Advance(TimeSpan.FromSeconds(30));
-        await CallUntilAsync(inventory, () => bad.Calls >= 11);
+        await CallUntilAsync(inventory, () => bad.Calls - warm >= 11);
 
         // The breaker saw every attempt (the failures among successes) and never opened.
         Assert.Equal(CircuitState.Closed, client.Get<IMeshClient<InventoryClient>>().CircuitState);
         Assert.DoesNotContain(client.Logs.Entries, e => e.EventId.Name == "CircuitOpened");
         var endpoint = EndpointOf(client, replicas.Address(2));
         Assert.Equal(bad.Calls, endpoint.Calls);
-        Assert.Equal(bad.Calls, endpoint.Failures);
+        Assert.Equal(bad.Calls - warm, endpoint.Failures);
 
         Assert.Equal(2, client.Logs.Entries.Count(e => e.EventId.Name == "EndpointEjected"));
         Assert.Equal(2, client.Logs.Entries.Count(e => e.EventId.Name == "EndpointReturned"));
@@ -78,8 +82,6 @@ public sealed class OutlierDetectionTests
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         await using var replicas = await Replicas.StartAsync(2);
-        replicas.Scripts[0].Say = EchoScript.FailWith(StatusCode.Internal);
-        replicas.Scripts[1].Say = EchoScript.FailWith(StatusCode.Internal);
         await using var client = await MeshClientHost.StartAsync(
             Replicas.Config(replicas.Endpoints(0, 1), """
                 { "Retry": { "MaxAttempts": 0 }, "CircuitBreaker": { "Enabled": false }, "OutlierDetection": { "ConsecutiveFailures": 2, "MaxEjectionPercent": 100 } }
@@ -87,13 +89,27 @@ public sealed class OutlierDetectionTests
             m => m.AddClient<InventoryClient>("inventory-service"), clock);
         var inventory = client.Get<InventoryClient>();
 
-        await CallUntilAsync(inventory, () => replicas.Calls.Sum() >= 40);
+        // Both endpoints connected first (each answered a call). Until the second connects, the first is the only one
+        // the picker can use, and it keeps getting calls even once ejected: an ejection never takes the last one away.
+        await CallUntilAsync(inventory, () => replicas.Calls.All(c => c > 0));
+        replicas.Scripts[0].Say = EchoScript.FailWith(StatusCode.Internal);
+        replicas.Scripts[1].Say = EchoScript.FailWith(StatusCode.Internal);
 
+        var failed = await CallUntilAsync(inventory, () => Failures(client).Sum() >= 40);
+
+        // Round robin: the first endpoint to fail twice in a row is ejected; the other fails as often, but ejecting
+        // it too would leave none, so it stays in use and takes every call after that.
+        Assert.Equal(40, failed);
         var endpoints = client.Get<ISecureMesh>().GetStats().Services["inventory-service"].Endpoints!;
-        Assert.Single(endpoints, e => e.State == "ejected");
+        var ejected = Assert.Single(endpoints, e => e.State == "ejected");
         var remaining = Assert.Single(endpoints, e => e.State != "ejected");
-        Assert.True(remaining.Calls >= 30, $"the one endpoint left in use takes the calls ({remaining.Calls})");
+        Assert.Equal(2, ejected.Failures);
+        Assert.Equal(38, remaining.Failures);
+        Assert.Equal("ready", remaining.State);
     }
+
+    private static long[] Failures(MeshClientHost client) =>
+        [.. client.Get<ISecureMesh>().GetStats().Services["inventory-service"].Endpoints!.Select(e => e.Failures)];
 
     [Fact]
     public async Task Calls_MaxEjectionPercentOfThree_EjectsOneOfTwoFailingEndpoints()

@@ -4,14 +4,17 @@ using System.Text.RegularExpressions;
 using Mesh.AspNetCore.Tests.Infrastructure;
 using Mesh.AspNetCore.Tests.Telemetry;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.AspNetCore.Tests.Samples;
 
 /// <summary>
-/// The order service of samples/ exports the mesh's instruments the way a Prometheus server scrapes them: real Kestrel,
-/// real calls to the inventory service of samples/ while it is down, and the text of <c>GET /metrics</c>.
+/// The order service of samples/ exports the mesh's instruments the way a Prometheus server scrapes them (real Kestrel,
+/// real calls to the inventory service of samples/ while it is down, and the text of <c>GET /metrics</c>), and pushes
+/// them over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set.
 /// </summary>
 [Collection(MeshMeterByNameCollection.Name)]
 public sealed class SampleMetricsTests
@@ -81,6 +84,71 @@ public sealed class SampleMetricsTests
             Assert.All(
                 Regex.Matches(grafana + readme, @"\bmesh_[a-z_]+").Select(m => m.Value).Distinct(),
                 name => Assert.Contains(name, served));
+        }
+        finally
+        {
+            await app.StopAsync(CancellationToken.None);
+            await app.DisposeAsync();
+            await inventory.StopAsync(CancellationToken.None);
+            await inventory.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task OrderService_OtelExporterOtlpEndpointSet_PushesTheMeshInstrumentsToTheCollector()
+    {
+        // A stand-in OpenTelemetry collector: real Kestrel taking OTLP/HTTP protobuf exports on POST /v1/metrics.
+        var exported = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var collectorBuilder = WebApplication.CreateSlimBuilder();
+        collectorBuilder.Logging.ClearProviders();
+        collectorBuilder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var collector = collectorBuilder.Build();
+        collector.MapPost("/v1/metrics", async (HttpRequest request) =>
+        {
+            using var body = new MemoryStream();
+            await request.Body.CopyToAsync(body);
+            // Protobuf carries names as UTF-8 bytes: enough to see which instruments an export holds.
+            var text = System.Text.Encoding.UTF8.GetString(body.ToArray());
+            if (text.Contains("mesh.client.calls", StringComparison.Ordinal))
+            {
+                exported.TrySetResult(text);
+            }
+
+            return Results.Ok();
+        });
+        await collector.StartAsync(Ct);
+
+        var inventoryPort = FreePort.Next();
+        var inventory = InventoryService.InventoryServiceApp.Build(
+            [$"--contentRoot={ContentRoot(typeof(InventoryService.InventoryServiceApp))}", $"--Mesh:Port={inventoryPort}", "--Mesh:ListenAddress=127.0.0.1", "--Kestrel:Endpoints:Web:Url=http://127.0.0.1:0"],
+            builder => builder.Logging.ClearProviders());
+        await inventory.StartAsync(Ct);
+        var app = OrderService.OrderServiceApp.Build(
+            [
+                $"--contentRoot={ContentRoot(typeof(OrderService.OrderServiceApp))}",
+                $"--Mesh:Port={FreePort.Next()}",
+                "--Mesh:ListenAddress=127.0.0.1",
+                "--Kestrel:Endpoints:Web:Url=http://127.0.0.1:0",
+                "--Mesh:Discovery:Services:0:Host=127.0.0.1", $"--Mesh:Discovery:Services:0:Port={inventoryPort}",
+                "--Mesh:Discovery:Services:1:Host=127.0.0.1", $"--Mesh:Discovery:Services:1:Port={inventoryPort}",
+                // The standard OpenTelemetry variables, as a deployment sets them in the environment.
+                $"--OTEL_EXPORTER_OTLP_ENDPOINT={collector.Urls.First()}",
+                "--OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+                "--OTEL_METRIC_EXPORT_INTERVAL=200",
+            ],
+            builder => builder.Logging.ClearProviders());
+        await app.StartAsync(Ct);
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First(url => !url.Contains(app.Configuration["Mesh:Port"]!, StringComparison.Ordinal))) };
+            using var order = await http.PostAsJsonAsync("/orders", new { sku = "book-42", quantity = 1, amountCents = 1999 }, Ct);
+
+            var export = await exported.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+            Assert.Contains("Mesh.AspNetCore", export, StringComparison.Ordinal);
+            Assert.Contains("mesh.client.call.duration", export, StringComparison.Ordinal);
+            Assert.Contains("mesh.circuit_breaker.state", export, StringComparison.Ordinal);
+            Assert.Contains("inventory-service", export, StringComparison.Ordinal);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Mesh.AspNetCore.Tests.Discovery;
 using Mesh.AspNetCore.Tests.Infrastructure;
 using Mesh.AspNetCore.Tests.Protos;
 using Mesh.AspNetCore.Tests.Resilience;
@@ -83,6 +84,43 @@ public sealed class MeshDashboardBrowserTests
             ["half_open → closed", "open → half_open", "closed → open"],
             (await transitions.Locator("span:nth-child(2)").AllTextContentsAsync()).ToArray());
         await Expect(inventoryCard.Locator("[data-role='totals']")).ToContainTextAsync("5 calls · 3 failed");
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task MapMeshDashboard_OneOfTwoReplicasKeepsFailing_PageShowsBothEndpointsAndTheEjectedOne()
+    {
+        await using var chromium = await Chromium.LaunchAsync();
+        await using var replicas = await Replicas.StartAsync(2);
+        await using var host = await DashboardHost.StartAsync(
+            Replicas.Config(replicas.Endpoints(0, 1), """{ "Retry": { "MaxAttempts": 0 }, "OutlierDetection": { "ConsecutiveFailures": 3 } }"""),
+            b => b.Services.AddSecureMesh().AddClient<InventoryClient>("inventory-service"),
+            app => app.MapMeshDashboard());
+        var inventoryClient = host.Services.GetRequiredService<InventoryClient>();
+        var mesh = host.Services.GetRequiredService<ISecureMesh>();
+
+        // Both replicas connected; then the second fails every call until outlier detection ejects it.
+        await MeshLoadBalancerTests.CallUntilAsync(inventoryClient, () => replicas.Calls.All(c => c > 0));
+        replicas.Scripts[1].Say = EchoScript.FailWith(StatusCode.Unavailable);
+        await MeshLoadBalancerTests.CallUntilAsync(
+            inventoryClient,
+            () => mesh.GetStats().Services["inventory-service"].Endpoints!.Any(e => e.State == "ejected"),
+            tolerateFailures: true);
+        var bad = Assert.Single(mesh.GetStats().Services["inventory-service"].Endpoints!, e => e.State == "ejected");
+        Assert.Equal(replicas.Address(1), bad.Address);
+
+        var errors = new List<string>();
+        var page = await chromium.NewPageAsync(errors);
+        await page.GotoAsync(new Uri(host.Address, "/mesh/dashboard").ToString());
+        var endpoints = page.Locator("section[data-service='inventory-service'] [data-role='endpoints']");
+
+        await Expect(endpoints.Locator("tr")).ToHaveCountAsync(2, new() { Timeout = 15_000 });
+        var good = endpoints.Locator($"tr[data-endpoint='{replicas.Address(0)}']");
+        var ejected = endpoints.Locator($"tr[data-endpoint='{replicas.Address(1)}']");
+        await Expect(good.Locator("td:nth-child(2)")).ToHaveTextAsync("ready");
+        await Expect(ejected.Locator("td:nth-child(2)")).ToHaveTextAsync("ejected");
+        await Expect(ejected.Locator("td:nth-child(4)")).ToHaveTextAsync(bad.Failures.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await Expect(page.Locator("section[data-service='inventory-service'] [data-role='state']")).ToHaveTextAsync("closed");
         Assert.Empty(errors);
     }
 }
