@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Grpc.Core;
+using Mesh.AspNetCore.Tests.RateLimiting;
 
 namespace Mesh.AspNetCore.Tests.Identity;
 
@@ -37,5 +38,19 @@ public sealed class MeshClientTlsTests
         Assert.Equal(StatusCode.Internal, error.StatusCode);
         Assert.Contains("SSL", error.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(0, server.Calls.Grpc);
+    }
+
+    [Fact]
+    public async Task Say_ServerWithoutTls_ClientFailsWithoutFallingBackToCleartext()
+    {
+        using var certificates = new MeshCertificates();
+        await using var cleartext = await RateLimitedService.StartWithJsonAsync("""{ "Mesh": { "ServiceId": "echo-service" } }""");
+        using var client = TlsEchoServer.CreateClient(cleartext.Host.Port, certificates.TlsJson(certificates.Issue("order-service")), "order-service");
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.SayAsync());
+
+        // The client started a TLS handshake, which an HTTP/2 cleartext server cannot answer, and tried nothing else.
+        Assert.True(error.StatusCode is StatusCode.Unavailable or StatusCode.Internal, $"{error.StatusCode}: {error.Status.Detail}");
+        Assert.Equal(0, cleartext.Calls.Grpc);
     }
 }

@@ -80,12 +80,15 @@ public sealed class TlsEchoServer : IAsyncDisposable
     public IHost CreateClient(MeshCertificates certificates, IssuedCertificate certificate, string? serviceId = null, string targetId = ServiceId) =>
         CreateClient(certificates.TlsJson(certificate), serviceId ?? Path.GetFileNameWithoutExtension(certificate.CertificatePath), targetId);
 
-    public IHost CreateClient(string tlsJson, string serviceId, string targetId = ServiceId)
+    public IHost CreateClient(string tlsJson, string serviceId, string targetId = ServiceId) => CreateClient(Port, tlsJson, serviceId, targetId);
+
+    /// <summary>A mesh client application as above, whose discovery entry for <paramref name="targetId"/> is 127.0.0.1:<paramref name="port"/>.</summary>
+    public static IHost CreateClient(int port, string tlsJson, string serviceId, string targetId = ServiceId)
     {
         var json = $$"""
             { "Mesh": { "ServiceId": "{{serviceId}}", "Tls": {{tlsJson}},
                 "Resilience": { "Retry": { "MaxAttempts": 0 }, "CircuitBreaker": { "Enabled": false } },
-                "Discovery": { "Services": [ { "Id": "{{targetId}}", "Host": "127.0.0.1", "Port": {{Port}} } ] } } }
+                "Discovery": { "Services": [ { "Id": "{{targetId}}", "Host": "127.0.0.1", "Port": {{port}} } ] } } }
             """;
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json)));

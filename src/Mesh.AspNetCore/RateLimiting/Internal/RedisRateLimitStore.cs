@@ -11,7 +11,9 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// store's clock. A partition found spent is remembered until its window ends, so its next requests are rejected here
 /// without a round trip. While the store does not answer within <c>Mesh:Redis:TimeoutMs</c>, requests are decided by
 /// <c>OnStoreFailure</c> at once; one request every <see cref="RedisStoreConstants.ProbeIntervalMs"/> asks the store
-/// again, and the first answer ends the outage. The outage and its end are logged once each.
+/// again, and the first answer ends the outage. The outage and its end are logged once each: only a request sent after
+/// the last change of state can change it again, so late answers (or late failures) of requests sent before an outage
+/// began (or ended) do not end (or start) one.
 /// </summary>
 internal sealed partial class RedisRateLimitStore : IRateLimitStore, IDisposable, IAsyncDisposable
 {
@@ -41,7 +43,9 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore, IDisposable
     private readonly ITimer _sweepTimer;
     private readonly IDisposable? _reloadSubscription;
     private readonly Action<Task> _observe;
-    private int _failing;
+
+    // Counts the changes of state: even while the store answers, odd during an outage.
+    private long _generation;
     private long _nextProbe;
 
     public RedisRateLimitStore(
@@ -71,7 +75,10 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore, IDisposable
     internal int SpentCount => _spent.Count;
 
     /// <summary>Whether the store is failing at the moment (an outage was logged and has not ended).</summary>
-    internal bool IsFailing => Volatile.Read(ref _failing) != 0;
+    internal bool IsFailing => IsOutage(Volatile.Read(ref _generation));
+
+    /// <summary>Raised after an outage began (<see langword="true"/>) or ended (<see langword="false"/>), after it was logged.</summary>
+    internal event Action<bool>? FailingChanged;
 
     public ValueTask<RateLimitDecision> AcquireAsync(CallerKey partition, RateLimitOptions limit)
     {
@@ -81,19 +88,20 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore, IDisposable
             return new(RateLimitDecision.Rejected(retryAfter));
         }
 
-        if (Volatile.Read(ref _failing) != 0 && !TryStartProbe(now))
+        var generation = Volatile.Read(ref _generation);
+        if (IsOutage(generation) && !TryStartProbe(now))
         {
             return new(Fallback(partition, limit));
         }
 
-        return AskStoreAsync(partition, limit, now);
+        return AskStoreAsync(partition, limit, now, generation);
     }
 
     /// <summary>The key of a partition: <c>{KeyPrefix}{ServiceId}:{partition}</c>, the partition as a hash tag.</summary>
     internal static string KeyOf(SecureMeshOptions options, CallerKey partition) =>
         string.Concat(options.Redis.KeyPrefix, options.ServiceId, ":{", partition.ToStoreName(), "}");
 
-    private async ValueTask<RateLimitDecision> AskStoreAsync(CallerKey partition, RateLimitOptions limit, long started)
+    private async ValueTask<RateLimitDecision> AskStoreAsync(CallerKey partition, RateLimitOptions limit, long started, long generation)
     {
         var options = _options.CurrentValue;
         var timeout = TimeSpan.FromMilliseconds(options.Redis.TimeoutMs);
@@ -124,7 +132,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore, IDisposable
                 : await evaluating.WaitAsync(left, _time).ConfigureAwait(false);
             var count = (long)result[0];
             var ttlMs = (long)result[1];
-            StoreAnswered();
+            StoreAnswered(generation);
             if (count <= limit.MaxRequests.GetValueOrDefault(int.MaxValue))
             {
                 return RateLimitDecision.Admitted;
@@ -143,7 +151,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore, IDisposable
                 _ = pending.ContinueWith(_observe, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
 
-            StoreFailed(ex, limit.OnStoreFailure);
+            StoreFailed(ex, limit.OnStoreFailure, generation);
             return Fallback(partition, limit);
         }
     }
@@ -163,21 +171,40 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore, IDisposable
 
     private long ProbeInterval() => RedisStoreConstants.ProbeIntervalMs * _time.TimestampFrequency / 1000;
 
-    private void StoreFailed(Exception exception, RateLimitStoreFailureMode fallback)
+    private static bool IsOutage(long generation) => (generation & 1) != 0;
+
+    /// <summary>
+    /// Counts a failed request. A request sent while the store answered starts an outage, unless one began (or began
+    /// and ended) since it was sent; <paramref name="generation"/> is the state when it was sent.
+    /// </summary>
+    private void StoreFailed(Exception exception, RateLimitStoreFailureMode fallback, long generation)
     {
         _metrics.StoreFailed(fallback);
-        Volatile.Write(ref _nextProbe, _time.GetTimestamp() + ProbeInterval());
-        if (Interlocked.Exchange(ref _failing, 1) == 0)
+        if (IsOutage(generation))
         {
+            // A probe failed: the outage goes on.
+            Volatile.Write(ref _nextProbe, _time.GetTimestamp() + ProbeInterval());
+            return;
+        }
+
+        if (Interlocked.CompareExchange(ref _generation, generation + 1, generation) == generation)
+        {
+            Volatile.Write(ref _nextProbe, _time.GetTimestamp() + ProbeInterval());
             LogStoreDown(_logger, _options.CurrentValue.Redis.TimeoutMs, fallback, exception);
+            FailingChanged?.Invoke(true);
         }
     }
 
-    private void StoreAnswered()
+    /// <summary>
+    /// Only a request sent during the outage (a probe) ends it, not the late answer of one sent before it began;
+    /// <paramref name="generation"/> is the state when it was sent.
+    /// </summary>
+    private void StoreAnswered(long generation)
     {
-        if (Volatile.Read(ref _failing) != 0 && Interlocked.Exchange(ref _failing, 0) == 1)
+        if (IsOutage(generation) && Interlocked.CompareExchange(ref _generation, generation + 1, generation) == generation)
         {
             LogStoreBack(_logger);
+            FailingChanged?.Invoke(false);
         }
     }
 

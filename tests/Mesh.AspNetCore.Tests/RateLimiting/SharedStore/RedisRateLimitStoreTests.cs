@@ -166,6 +166,33 @@ public sealed class RedisRateLimitStoreTests
         Assert.Equal([server.KeyPrefix + "payment-service:{service:order-service}"], keys);
     }
 
+    [Theory]
+    [MemberData(nameof(SharedStoreServer.Kinds), MemberType = typeof(SharedStoreServer))]
+    public async Task Say_EachDecision_OneRoundTripAtMostAndNoneForAKnownSpentCaller(string store)
+    {
+        using var server = SharedStoreServer.Start(store);
+        await using var multiplexer = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
+        var json = $$"""{ "Mesh": { "ServiceId": "payment-service", "Redis": { "KeyPrefix": "{{server.KeyPrefix}}" }, "Resilience": { "RateLimit": { "MaxRequests": 3, "WindowMs": 60000, "Store": "Redis" } } } }""";
+        await using var replicas = await StoreReplicas.StartAsync(1, json, b => b.Services.AddSingleton<IConnectionMultiplexer>(multiplexer));
+        var caller = RateLimitedService.Caller("order-service");
+        Assert.Equal(StatusCode.OK, await replicas[0].SayAsync(RateLimitedService.Caller("warm-up")));
+        var before = multiplexer.GetCounters().Interactive.OperationCount;
+
+        // Three admitted and the first rejection: one script call each.
+        StatusCode[] statuses = [await replicas[0].SayAsync(caller), await replicas[0].SayAsync(caller), await replicas[0].SayAsync(caller), await replicas[0].SayAsync(caller)];
+        var asked = multiplexer.GetCounters().Interactive.OperationCount - before;
+
+        // The replica now knows the caller is spent: no round trip at all.
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(StatusCode.ResourceExhausted, await replicas[0].SayAsync(caller));
+        }
+
+        Assert.Equal([StatusCode.OK, StatusCode.OK, StatusCode.OK, StatusCode.ResourceExhausted], statuses);
+        Assert.Equal(4, asked);
+        Assert.Equal(4, multiplexer.GetCounters().Interactive.OperationCount - before);
+    }
+
     [Fact]
     public async Task Say_KnownSpentCaller_RejectedWithoutAskingTheStore()
     {

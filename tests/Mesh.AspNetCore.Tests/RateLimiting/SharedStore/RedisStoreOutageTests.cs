@@ -31,13 +31,15 @@ public sealed class RedisStoreOutageTests
         using var server = SharedStoreServer.Start(SharedStoreServer.Garnet);
         await using var replicas = await StoreReplicas.StartAsync(
             2, server.Json("payment-service", $$"""{ "MaxRequests": 5, "WindowMs": 60000, "Store": "Redis", "OnStoreFailure": "{{mode}}" }""", TimeoutMs));
-        await WaitForStoreAsync(replicas);
+        await ConnectedAsync(replicas);
         Assert.Equal([5], (await replicas.CallAsync(["before"], 8)).Values.Select(Admitted));
 
         await using (var load = SteadyCalls.Start(replicas, workers: 16))
         {
             await load.CompletedAtLeastAsync(200);
+            var down = replicas.Replicas.Select(r => OutageChangeAsync(r, failing: true)).ToArray();
             server.Kill();
+            await Task.WhenAll(down);
             await load.CompletedAtLeastAsync(load.Completed + 400);
 
             // Decided by the fallback while the store is down.
@@ -50,8 +52,10 @@ public sealed class RedisStoreOutageTests
             };
             Assert.All(during.Values, statuses => Assert.Equal(expectedDuring, Admitted(statuses)));
 
+            // The load's requests probe the store; on each replica the first one answered ends the outage.
+            var back = replicas.Replicas.Select(r => OutageChangeAsync(r, failing: false)).ToArray();
             server.Restart();
-            await WaitForStoreAsync(replicas);
+            await Task.WhenAll(back);
             await load.CompletedAtLeastAsync(load.Completed + 200);
             var result = await load.StopAsync();
 
@@ -115,24 +119,46 @@ public sealed class RedisStoreOutageTests
 
     private static int Admitted(StatusCode[] statuses) => statuses.Count(s => s == StatusCode.OK);
 
-    /// <summary>Calls every replica with fresh callers until none of them finds the store failing.</summary>
-    private static async Task WaitForStoreAsync(StoreReplicas replicas)
+    /// <summary>Waits until every replica has made its connection to the store, so that the first requests ask it.</summary>
+    private static async Task ConnectedAsync(StoreReplicas replicas)
     {
-        var deadline = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 30);
-        for (var i = 0; ; i++)
+        foreach (var replica in replicas.Replicas)
         {
-            foreach (var replica in replicas.Replicas)
-            {
-                await replica.SayAsync(RateLimitedService.Caller($"probe-{Guid.NewGuid():N}"));
-            }
+            var connection = await replica.Host.Services.GetRequiredService<RedisConnection>().GetAsync()
+                .WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+            Assert.True(connection.IsConnected, "a replica made no connection to the running store");
+        }
+    }
 
-            if (!replicas.Replicas.Any(r => r.Host.Services.GetRequiredService<RedisRateLimitStore>().IsFailing))
+    /// <summary>
+    /// Completes when the replica's store reports the next start (<paramref name="failing"/>) or end of an outage, or at
+    /// once when it is in that state already.
+    /// </summary>
+    private static async Task OutageChangeAsync(RateLimitedService replica, bool failing)
+    {
+        var store = replica.Host.Services.GetRequiredService<RedisRateLimitStore>();
+        var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChanged(bool now)
+        {
+            if (now == failing)
+            {
+                changed.TrySetResult();
+            }
+        }
+
+        store.FailingChanged += OnChanged;
+        try
+        {
+            if (store.IsFailing == failing)
             {
                 return;
             }
 
-            Assert.True(Stopwatch.GetTimestamp() < deadline, "the replicas did not find the store answering within 30 s");
-            await Task.Delay(100, TestContext.Current.CancellationToken);
+            await changed.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            store.FailingChanged -= OnChanged;
         }
     }
 
