@@ -36,8 +36,8 @@ public class LoadBalancingBenchmarks
     public void Setup()
     {
         _servers = [BenchmarkServer.Start(), BenchmarkServer.Start(), BenchmarkServer.Start()];
-        _meshOne = MeshClientHost.Start(Endpoints(_servers[..1]));
-        _meshThree = MeshClientHost.Start(Endpoints(_servers));
+        _meshOne = MeshClientHost.Start(Endpoints(_servers[..1]), configureServices: ConfigureMeshClient);
+        _meshThree = MeshClientHost.Start(Endpoints(_servers), configureServices: ConfigureMeshClient);
         _meshOneClient = _meshOne.Client.Client;
         _meshThreeClient = _meshThree.Client.Client;
 
@@ -53,7 +53,7 @@ public class LoadBalancingBenchmarks
         _plainOneClient = new Bench.BenchClient(_plainOne);
         _plainThreeClient = new Bench.BenchClient(_plainThree);
 
-        // Connect every endpoint before measuring: a few rounds of calls through each client.
+        // Connect every endpoint before measuring: the first calls wait for the connections; a few rounds reach all.
         for (var i = 0; i < 30; i++)
         {
             _meshOneClient.Ping(_request);
@@ -61,7 +61,22 @@ public class LoadBalancingBenchmarks
             _plainOneClient.Ping(_request);
             _plainThreeClient.Ping(_request);
         }
+
+        var endpoints = _meshThree.Services.GetRequiredService<ISecureMesh>().GetStats().Services[MeshConfiguration.BenchServiceId].Endpoints!;
+        if (endpoints.Count != 3 || endpoints.Any(e => e.State != "ready" || e.Calls == 0))
+        {
+            throw new InvalidOperationException("The mesh client over three endpoints does not use all three: "
+                + string.Join(", ", endpoints.Select(e => $"{e.Address} {e.State} {e.Calls}")));
+        }
     }
+
+    /// <summary>Adds to the mesh clients' services; nothing here (every call crosses loopback).</summary>
+    protected virtual void ConfigureMeshClient(IServiceCollection services)
+    {
+    }
+
+    /// <summary>The HTTP handler of the plain channels; grpc-dotnet's default here.</summary>
+    protected virtual HttpMessageHandler? CreatePlainHandler() => null;
 
     [GlobalCleanup]
     public void Cleanup()
@@ -94,6 +109,7 @@ public class LoadBalancingBenchmarks
         Credentials = ChannelCredentials.Insecure,
         ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { new RoundRobinConfig() } },
         ServiceProvider = _resolvers,
+        HttpHandler = CreatePlainHandler(),
     });
 
     private static Dictionary<string, string?> Endpoints(BenchmarkServer[] servers)
