@@ -163,12 +163,18 @@ internal sealed class MeshRetry
     {
         failure = outcome.Exception as RpcException;
         return failure is not null
-            && (uint)failure.StatusCode < (uint)_retryable.Length
-            && _retryable[(int)failure.StatusCode]
+            && IsRetryableStatus(failure)
             && !context.CancellationToken.IsCancellationRequested
             && !Stopped.IsCancellationRequested
             && !(context.Properties.TryGetValue(MeshCircuitBreakerStrategy.RejectionKey, out var rejection) && ReferenceEquals(rejection, failure))
             && (!context.Properties.TryGetValue(MeshCallInfo.Key, out var call) || call.CanRetry);
+    }
+
+    // A server going away before answering is retried as Unavailable, as gRPC's protocol treats it.
+    private bool IsRetryableStatus(RpcException failure)
+    {
+        var status = ServerGoingAway.Is(failure) ? StatusCode.Unavailable : failure.StatusCode;
+        return (uint)status < (uint)_retryable.Length && _retryable[(int)status];
     }
 
     private ValueTask<bool> ShouldHandle(RetryPredicateArguments<object> args)

@@ -1,0 +1,43 @@
+using Grpc.Core;
+using Mesh.AspNetCore.Tests.Infrastructure;
+using Mesh.AspNetCore.Tests.Protos;
+
+namespace Mesh.AspNetCore.Tests.Resilience;
+
+/// <summary>
+/// A replica that shuts down closes its connections with <c>GOAWAY(NO_ERROR)</c>; a request it had accepted but not
+/// answered ends, in grpc-dotnet, with <see cref="StatusCode.Internal"/>. The mesh retries it as gRPC's protocol
+/// says of a server going away (the call is <see cref="StatusCode.Unavailable"/> for retrying), so a rolling restart
+/// does not fail callers, while <c>OnlyIdempotent</c> still keeps it from repeating a call that may have been handled.
+/// </summary>
+public sealed class ServerGoingAwayTests
+{
+    private static readonly LedgerRequest Request = new() { Account = "acct-1", Amount = 250 };
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Call_ServerClosesTheConnectionWithNoErrorBeforeAnswering_Retried()
+    {
+        await using var server = new GoAwayServer();
+        await using var client = await IdempotentRetryTests.StartClientAsync(server.Port, "{}");
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.Get<PaymentLedgerClient>().ChargeAsync(Request, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Contains("NO_ERROR", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(4, server.Requests);
+        Assert.Equal(3, client.Get<ISecureMesh>().GetStats().Services["payment-service"].Retries);
+    }
+
+    [Fact]
+    public async Task Call_OnlyIdempotentServerClosesTheConnectionBeforeAnswering_UndeclaredMethodNotRetried()
+    {
+        await using var server = new GoAwayServer();
+        await using var client = await IdempotentRetryTests.StartClientAsync(server.Port, """{ "OnlyIdempotent": true }""");
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.Get<PaymentLedgerClient>().ChargeAsync(Request, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Contains("NO_ERROR", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(1, server.Requests);
+    }
+}
