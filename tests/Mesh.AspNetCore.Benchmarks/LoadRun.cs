@@ -39,11 +39,11 @@ public static class LoadRun
 
     public static int Run(string[] args)
     {
-        var rounds = IntOption(args, "--rounds", 5);
-        var requests = IntOption(args, "--requests", 200_000);
-        var connections = IntOption(args, "--connections", 16);
-        var streams = IntOption(args, "--streams", 10);
-        var only = StringOption(args, "--only");
+        var rounds = BenchmarkOptions.Int(args, "--rounds", 5);
+        var requests = BenchmarkOptions.Int(args, "--requests", 200_000);
+        var connections = BenchmarkOptions.Int(args, "--connections", 16);
+        var streams = BenchmarkOptions.Int(args, "--streams", 10);
+        var only = BenchmarkOptions.String(args, "--only");
 
         var grpcBody = WriteTemp(GrpcFrame(new PingRequest { Text = "ping" }));
         var jsonBody = WriteTemp("""{"item":"book","quantity":1}"""u8.ToArray());
@@ -241,18 +241,6 @@ public static class LoadRun
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    private static string? StringOption(string[] args, string name)
-    {
-        var index = Array.IndexOf(args, name);
-        return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
-    }
-
-    private static int IntOption(string[] args, string name, int fallback)
-    {
-        var index = Array.IndexOf(args, name);
-        return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
     private static void Expect(bool condition, string what)

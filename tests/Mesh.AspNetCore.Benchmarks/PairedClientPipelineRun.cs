@@ -14,8 +14,8 @@ public static class PairedClientPipelineRun
 
     public static int Run(string[] args)
     {
-        var rounds = PairedRun.IntOption(args, "--rounds", 101);
-        var calls = PairedRun.IntOption(args, "--calls", 2000);
+        var rounds = BenchmarkOptions.Int(args, "--rounds", 101);
+        var calls = BenchmarkOptions.Int(args, "--calls", 2000);
 
         var benchmarks = new ClientPipelineBenchmarks();
         benchmarks.Setup();

@@ -17,8 +17,8 @@ public static class PairedLoadBalancingRun
 
     public static int Run(string[] args)
     {
-        var rounds = PairedRun.IntOption(args, "--rounds", 101);
-        var calls = PairedRun.IntOption(args, "--calls", 200);
+        var rounds = BenchmarkOptions.Int(args, "--rounds", 101);
+        var calls = BenchmarkOptions.Int(args, "--calls", 200);
 
         var inProcess = new LoadBalancingCallPathBenchmarks();
         var loopback = new LoadBalancingBenchmarks();

@@ -73,12 +73,6 @@ public static class PairedRun
         }
     }
 
-    public static int IntOption(string[] args, string name, int fallback)
-    {
-        var index = Array.FindIndex(args, a => string.Equals(a, name, StringComparison.OrdinalIgnoreCase));
-        return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
-    }
-
     /// <summary>Microseconds per call of <paramref name="calls"/> sequential calls.</summary>
     private static double TimeBlock(Func<Task<PingReply>> call, int calls)
     {
