@@ -12,27 +12,9 @@ namespace Mesh.AspNetCore.Resilience.Internal;
 /// </summary>
 internal static class ServerGoingAway
 {
-    /// <summary>How deep the chain of inner exceptions is searched.</summary>
-    private const int MaxDepth = 8;
-
     private const long Http2NoError = 0;
 
-    public static bool Is(RpcException failure)
-    {
-        if (failure.StatusCode != StatusCode.Internal)
-        {
-            return false;
-        }
-
-        var exception = failure.Status.DebugException;
-        for (var depth = 0; exception is not null && depth < MaxDepth; depth++, exception = exception.InnerException)
-        {
-            if (exception is HttpProtocolException protocol)
-            {
-                return protocol.ErrorCode == Http2NoError;
-            }
-        }
-
-        return false;
-    }
+    public static bool Is(RpcException failure) =>
+        failure.StatusCode == StatusCode.Internal
+        && ExceptionChain.Find<HttpProtocolException>(failure.Status.DebugException) is { ErrorCode: Http2NoError };
 }

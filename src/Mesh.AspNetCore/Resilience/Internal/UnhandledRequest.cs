@@ -12,9 +12,6 @@ namespace Mesh.AspNetCore.Resilience.Internal;
 /// </summary>
 internal static class UnhandledRequest
 {
-    /// <summary>How deep the chain of inner exceptions is searched for the connect failure.</summary>
-    private const int MaxDepth = 8;
-
     public static bool IsProven(RpcException failure) => failure.StatusCode switch
     {
         StatusCode.Unavailable => IsConnectFailure(failure.Status.DebugException),
@@ -35,17 +32,9 @@ internal static class UnhandledRequest
             return IsConnectError(socket.SocketErrorCode);
         }
 
-        for (var depth = 0; exception is not null && depth < MaxDepth; depth++, exception = exception.InnerException)
-        {
-            if (exception is HttpRequestException request)
-            {
-                return request.HttpRequestError is HttpRequestError.ConnectionError
-                    or HttpRequestError.NameResolutionError
-                    or HttpRequestError.SecureConnectionError;
-            }
-        }
-
-        return false;
+        return ExceptionChain.Find<HttpRequestException>(exception)?.HttpRequestError is HttpRequestError.ConnectionError
+            or HttpRequestError.NameResolutionError
+            or HttpRequestError.SecureConnectionError;
     }
 
     private static bool IsConnectError(SocketError error) => error is SocketError.ConnectionRefused
