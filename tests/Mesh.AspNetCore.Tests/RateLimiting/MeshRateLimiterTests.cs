@@ -324,6 +324,29 @@ public sealed class MeshRateLimiterTests
     }
 
     [Fact]
+    public void Sweep_RequestOpensTheNextWindowWhileTheSweepDropsTheEndedOne_NewWindowAndItsCountKept()
+    {
+        using var provider = Services(maxRequests: 1, windowMs: 1_000);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        var caller = CallerKey.ForService("svc-a");
+        Assert.True(limiter.AttemptAcquire(caller).IsAcquired);
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        // The sweep has seen the window end; before it drops the partition, the caller's next request opens a new window.
+        var during = false;
+        limiter.OnEndedWindowFound = () =>
+        {
+            limiter.OnEndedWindowFound = null;
+            during = limiter.AttemptAcquire(caller).IsAcquired;
+        };
+        limiter.RemoveIdlePartitions();
+
+        Assert.True(during);
+        Assert.Equal(1, limiter.PartitionCount);
+        Assert.False(limiter.AttemptAcquire(caller).IsAcquired);
+    }
+
+    [Fact]
     public void AttemptAcquire_ConcurrentWithSweeps_NeverAdmitsMoreThanMaxRequests()
     {
         using var provider = Services(maxRequests: 5, windowMs: 1_000);

@@ -21,8 +21,13 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// Replacing the table while requests count in it: the sweep publishes the new table first, then copies the surviving
 /// windows (the same objects, with their counts) into it. A request that misses in the new table takes the caller's
 /// window from the old one if it is there. A request that found or added its window in the old table after the new one
-/// was published sees, under the window's lock, that its table is no longer current, and starts again in the new one;
-/// so no request counts in a window that neither the copy nor a later request can find.
+/// was published sees, before it counts, that its table is no longer current, and starts again in the new one; so no
+/// request counts in a window that neither the copy nor a later request can find.
+/// </para>
+/// <para>
+/// Counting takes no lock: a request adds to its caller's running window with a compare-and-swap, opens the next window
+/// by swapping in a new one, and is rejected by reading the count alone. A sweep marks a partition removed with a
+/// compare-and-swap as well, which fails if a request opened a new window in the meantime.
 /// </para>
 /// </remarks>
 internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
@@ -72,19 +77,20 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
     /// <summary>Tests only: runs when a sweep has published a new table, before it copies the surviving windows into it.</summary>
     internal Action? OnTablePublished { get; set; }
 
+    /// <summary>Tests only: runs when a sweep has found a window that ended, before it marks the partition removed.</summary>
+    internal Action? OnEndedWindowFound { get; set; }
+
     public override RateLimiterStatistics? GetStatistics(CallerKey resource)
     {
         var limit = _options.CurrentValue.Resilience.RateLimit;
         var available = limit.MaxRequests ?? int.MaxValue;
-        if (limit.IsEnabled && Find(resource) is { } window)
+        if (limit.IsEnabled
+            && Find(resource) is { } window
+            && Volatile.Read(ref window.Current) is { } current
+            && !ReferenceEquals(current, WindowCount.Removed)
+            && _time.GetTimestamp() - current.Start < WindowLength(limit))
         {
-            lock (window)
-            {
-                if (!HasEnded(window, _time.GetTimestamp(), WindowLength(limit)))
-                {
-                    available = Math.Max(0, available - window.Count);
-                }
-            }
+            available = Math.Max(0, available - Volatile.Read(ref current.Count));
         }
 
         return new RateLimiterStatistics { CurrentAvailablePermits = available };
@@ -121,66 +127,80 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
             {
                 window = windows.GetOrAdd(resource, static (key, previous) => previous is not null && previous.TryGetValue(key, out var moved) ? moved : new Window(), Volatile.Read(ref _previous));
 
-                // The window is in the table before this request reads, under the window's lock, whether the table is
-                // still current: a sweep that replaces the table publishes the new one before it copies the old one,
-                // so either the sweep's copy finds this window or this request sees the new table.
+                // The window is in the table before this request reads whether the table is still current: a sweep
+                // that replaces the table publishes the new one before it copies the old one, so either the sweep's
+                // copy finds this window or this request sees the new table.
                 Interlocked.MemoryBarrier();
             }
-            else if (permitCount > 0 && Volatile.Read(ref window.Spent) is { } spent && ReferenceEquals(spent.Limit, limit))
+
+            if (!ReferenceEquals(windows, Volatile.Read(ref _windows)))
             {
-                // A caller known to be spent is rejected without the window's lock: under a flood every request of
-                // that caller would otherwise queue on it. The window cannot restart before spent.Until, and a reload
-                // of the limits makes a new options instance, which sends the request down the locked path again.
-                var now = _time.GetTimestamp();
-                if (now < spent.Until)
-                {
-                    retryAfter = _time.GetElapsedTime(now, spent.Until);
-                    return false;
-                }
+                continue; // the table was replaced: count in the caller's window in the new one
             }
 
-            lock (window)
+            switch (TryAcquireIn(window, permitCount, maxRequests, length, out retryAfter))
             {
-                if (window.Removed)
-                {
-                    // Swept between the lookup and the lock: count in its successor. A request that took the window
-                    // from a replaced table may have put it back into the current one after the sweep: take it out.
+                case Outcome.Admitted:
+                    return true;
+                case Outcome.Rejected:
+                    return false;
+                default:
+                    // Swept between the lookup and now: count in its successor. A request that took the window from a
+                    // replaced table may have put it back into the current one after the sweep: take it out.
                     windows.TryRemove(new KeyValuePair<CallerKey, Window>(resource, window));
                     continue;
-                }
-
-                if (!ReferenceEquals(windows, Volatile.Read(ref _windows)))
-                {
-                    continue; // the table was replaced: count in the caller's window in the new one
-                }
-
-                var now = _time.GetTimestamp();
-                if (HasEnded(window, now, length))
-                {
-                    if (permitCount == 0)
-                    {
-                        return true;
-                    }
-
-                    window.Start = now;
-                    window.Count = 0;
-                }
-
-                if (maxRequests - window.Count >= permitCount)
-                {
-                    window.Count += permitCount;
-                    return true;
-                }
-
-                var until = window.Start + length;
-                if (window.Spent is not { } known || known.Until != until || !ReferenceEquals(known.Limit, limit))
-                {
-                    Volatile.Write(ref window.Spent, new SpentWindow(until, limit));
-                }
-
-                retryAfter = _time.GetElapsedTime(now, until);
-                return false;
             }
+        }
+    }
+
+    /// <summary>
+    /// Counts in <paramref name="window"/> without a lock: a compare-and-swap on the running window's count, or on the
+    /// window itself to open the next one. Concurrent requests of one caller (many connections of one upstream
+    /// service) then never wait for each other, and a rejection writes nothing.
+    /// </summary>
+    private Outcome TryAcquireIn(Window window, int permitCount, int maxRequests, long length, out TimeSpan retryAfter)
+    {
+        retryAfter = default;
+        while (true)
+        {
+            var current = Volatile.Read(ref window.Current);
+            if (ReferenceEquals(current, WindowCount.Removed))
+            {
+                return Outcome.Removed;
+            }
+
+            var now = _time.GetTimestamp();
+            if (current is null || now - current.Start >= length)
+            {
+                if (permitCount == 0)
+                {
+                    return Outcome.Admitted;
+                }
+
+                // The first request after the end opens the next window; of concurrent ones, one opens it and the
+                // others count in it.
+                if (ReferenceEquals(Interlocked.CompareExchange(ref window.Current, new WindowCount(now, permitCount), current), current))
+                {
+                    return Outcome.Admitted;
+                }
+
+                continue;
+            }
+
+            var count = Volatile.Read(ref current.Count);
+            while (maxRequests - count >= permitCount)
+            {
+                var seen = Interlocked.CompareExchange(ref current.Count, count + permitCount, count);
+                if (seen == count)
+                {
+                    return Outcome.Admitted;
+                }
+
+                count = seen;
+            }
+
+            retryAfter = _time.GetElapsedTime(now, current.Start + length);
+            return Outcome.Rejected;
         }
     }
 
@@ -209,15 +229,22 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
             {
                 seen++;
                 var window = entry.Value;
-                lock (window)
+                var current = Volatile.Read(ref window.Current);
+                if (current is not null && !ReferenceEquals(current, WindowCount.Removed) && now - current.Start < length)
                 {
-                    if (!HasEnded(window, now, length))
-                    {
-                        left++;
-                        continue;
-                    }
+                    left++;
+                    continue;
+                }
 
-                    window.Removed = true;
+                OnEndedWindowFound?.Invoke();
+
+                // Marked removed only if no request opened a new window since it was read: such a request counts in
+                // this window, which then stays.
+                if (!ReferenceEquals(current, WindowCount.Removed)
+                    && !ReferenceEquals(Interlocked.CompareExchange(ref window.Current, WindowCount.Removed, current), current))
+                {
+                    left++;
+                    continue;
                 }
 
                 windows.TryRemove(entry);
@@ -275,21 +302,31 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
         }
     }
 
-    private static bool HasEnded(Window window, long now, long length) => window.Count == 0 || now - window.Start >= length;
-
     private long WindowLength(RateLimitOptions limit) => limit.WindowMs * _time.TimestampFrequency / 1000;
 
-    /// <summary>One caller's current window. Guarded by its own monitor, except <see cref="Spent"/>, which is read without it.</summary>
-    private sealed class Window
+    private enum Outcome
     {
-        public long Start;
-        public int Count;
-        public bool Removed;
-
-        /// <summary>Set when a request was rejected: until when this window rejects, under which limits.</summary>
-        public SpentWindow? Spent;
+        Admitted,
+        Rejected,
+        Removed,
     }
 
-    /// <summary>A window that rejects every request until <see cref="Until"/> (a timestamp), as long as <see cref="Limit"/> is in force.</summary>
-    private sealed record SpentWindow(long Until, RateLimitOptions Limit);
+    /// <summary>
+    /// One caller's partition: its running window, replaced by a compare-and-swap when the next one opens, or
+    /// <see cref="WindowCount.Removed"/> once a sweep dropped the partition.
+    /// </summary>
+    private sealed class Window
+    {
+        public WindowCount? Current;
+    }
+
+    /// <summary>A window that opened at <see cref="Start"/> (a timestamp) and has admitted <see cref="Count"/> permits.</summary>
+    private sealed class WindowCount(long start, int count)
+    {
+        /// <summary>Marks a partition a sweep dropped: a request that still holds it counts in a new one.</summary>
+        public static readonly WindowCount Removed = new(long.MinValue, 0);
+
+        public readonly long Start = start;
+        public int Count = count;
+    }
 }
