@@ -13,14 +13,14 @@ namespace Mesh.AspNetCore.Identity.Internal;
 /// certificate (another endpoint of the application) are left to the application.
 /// </summary>
 internal sealed partial class CallerAuthorizationMiddleware(RequestDelegate next, IOptionsMonitor<SecureMeshOptions> options,
-    ILogger<CallerAuthorizationMiddleware> logger)
+    MeshServerTls tls, ILogger<CallerAuthorizationMiddleware> logger)
 {
     private const string GrpcContentType = "application/grpc";
     private const string PermissionDenied = "7";
 
     public Task InvokeAsync(HttpContext context)
     {
-        var peer = context.Features.Get<MeshPeerFeature>();
+        var peer = tls.IsApplied ? context.Features.Get<MeshPeerFeature>() : null;
         if (peer is not null)
         {
             context.User = peer.CreatePrincipal();

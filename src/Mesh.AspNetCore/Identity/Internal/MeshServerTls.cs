@@ -16,9 +16,17 @@ namespace Mesh.AspNetCore.Identity.Internal;
 internal sealed partial class MeshServerTls(TlsMaterialSource source, TimeProvider time, ILogger<MeshServerTls> logger)
 {
     private static readonly List<SslApplicationProtocol> Http2Only = [SslApplicationProtocol.Http2];
+    private volatile bool _applied;
+
+    /// <summary>
+    /// Whether an endpoint serves mutual TLS, so that a request may carry a <see cref="MeshPeerFeature"/>. Set while
+    /// Kestrel is configured, before any request; without it the per-request code skips looking for the feature.
+    /// </summary>
+    public bool IsApplied => _applied;
 
     public void Apply(ListenOptions listen)
     {
+        _applied = true;
         _ = source.Current;
         listen.UseHttps(new TlsHandshakeCallbackOptions { OnConnection = _ => ValueTask.FromResult(CreateOptions()) });
         listen.Use(static next => connection =>

@@ -13,7 +13,10 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// </summary>
 internal static class CallerIdentity
 {
-    public static CallerKey Resolve(HttpContext context, RateLimitPartition partitionBy)
+    /// <param name="context">The request.</param>
+    /// <param name="partitionBy">The configured partitioning.</param>
+    /// <param name="meshTls">Whether the server serves mutual TLS, so that the request may carry a mesh certificate's identity.</param>
+    public static CallerKey Resolve(HttpContext context, RateLimitPartition partitionBy, bool meshTls = true)
     {
         if (partitionBy == RateLimitPartition.Global)
         {
@@ -21,7 +24,7 @@ internal static class CallerIdentity
         }
 
         // A mesh certificate's identity (Mesh:Tls) is proven by the TLS handshake: it wins over anything the request says.
-        if (context.Features.Get<MeshPeerFeature>() is { } peer)
+        if (meshTls && context.Features.Get<MeshPeerFeature>() is { } peer)
         {
             return CallerKey.ForUser(peer.Identity.Name);
         }

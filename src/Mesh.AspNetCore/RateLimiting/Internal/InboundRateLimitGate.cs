@@ -1,3 +1,4 @@
+using Mesh.AspNetCore.Identity.Internal;
 using System.Globalization;
 using Mesh.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Http;
@@ -16,6 +17,7 @@ internal sealed partial class InboundRateLimitGate(
     RedisRateLimitStore redisStore,
     IOptionsMonitor<SecureMeshOptions> options,
     MeshMetrics metrics,
+    MeshServerTls tls,
     ILogger<InboundRateLimitGate> logger)
 {
     /// <summary>
@@ -30,7 +32,7 @@ internal sealed partial class InboundRateLimitGate(
             return new(RateLimitDecision.Admitted);
         }
 
-        var caller = CallerIdentity.Resolve(context, limit.PartitionBy);
+        var caller = CallerIdentity.Resolve(context, limit.PartitionBy, tls.IsApplied);
         if (limit.Store != RateLimitStore.Redis)
         {
             return new(Record(memoryStore.Acquire(caller), caller, transport));
