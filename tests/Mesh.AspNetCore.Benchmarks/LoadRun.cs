@@ -99,8 +99,11 @@ public static class LoadRun
             Console.WriteLine($"h2load -c {connections} -m {streams} -n {requests}, {rounds} interleaved rounds");
             for (var round = 1; round <= rounds; round++)
             {
-                for (var i = 0; i < servers.Count; i++)
+                // Each round starts one scenario later than the one before, so that no scenario always runs right
+                // after the same other one (the thread pool and the GC carry some state from one load to the next).
+                for (var step = 0; step < servers.Count; step++)
                 {
+                    var i = (step + round - 1) % servers.Count;
                     var (name, server, path, body, contentType) = servers[i];
                     if (only is not null && !name.Contains(only, StringComparison.OrdinalIgnoreCase))
                     {
