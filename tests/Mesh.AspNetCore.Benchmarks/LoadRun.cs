@@ -138,6 +138,14 @@ public static class LoadRun
             Console.WriteLine($"mesh admitted / plain server:            {medianRates[1] / medianRates[0]:F2} ({medianCpu[0] / medianCpu[1]:F2}) (goal >= 0.97)");
             Console.WriteLine($"mesh rejected / plain server (admitted): {medianRates[2] / medianRates[0]:F2} ({medianCpu[0] / medianCpu[2]:F2}) (goal >= 1.10)");
             Console.WriteLine($"mesh HTTP rejected / AddRateLimiter:     {medianRates[3] / medianRates[4]:F2} ({medianCpu[4] / medianCpu[3]:F2}) (goal >= 0.90)");
+
+            // The scenarios of one round ran within seconds of each other: a ratio taken within each round cancels the
+            // machine's slower changes of speed, which the medians of the whole run keep.
+            Console.WriteLine();
+            Console.WriteLine("The same ratios taken within each round (median of the rounds, quartiles in brackets):");
+            Console.WriteLine($"mesh admitted / plain server:            {WithinRounds(rates[1], rates[0])}, CPU {WithinRounds(cpu[0], cpu[1])}");
+            Console.WriteLine($"mesh rejected / plain server (admitted): {WithinRounds(rates[2], rates[0])}, CPU {WithinRounds(cpu[0], cpu[2])}");
+            Console.WriteLine($"mesh HTTP rejected / AddRateLimiter:     {WithinRounds(rates[3], rates[4])}, CPU {WithinRounds(cpu[4], cpu[3])}");
             return 0;
         }
         finally
@@ -150,6 +158,19 @@ public static class LoadRun
             File.Delete(grpcBody);
             File.Delete(jsonBody);
         }
+    }
+
+    /// <summary>The ratios <paramref name="numerators"/>[r] / <paramref name="denominators"/>[r] of each round r: median (quartiles).</summary>
+    private static string WithinRounds(List<double> numerators, List<double> denominators)
+    {
+        var ratios = numerators.Zip(denominators, (n, d) => n / d).Where(r => !double.IsNaN(r)).Order().ToArray();
+        if (ratios.Length == 0)
+        {
+            return "n/a";
+        }
+
+        double At(double q) => ratios[(int)Math.Round(q * (ratios.Length - 1))];
+        return string.Create(CultureInfo.InvariantCulture, $"{Median([.. ratios]):F2} ({At(0.25):F2} to {At(0.75):F2})");
     }
 
     /// <summary>Spends the quotas of the rejecting servers and checks that every server answers as its scenario says.</summary>

@@ -91,6 +91,33 @@ public class RateLimiterBenchmarks
     [BenchmarkCategory("4c decision (in-process)")]
     public bool Rejected() => _exhausted.TryAdmit(_oneCaller, "grpc", out _);
 
+    // Group 4e: one busy caller (an upstream service calling over many connections) whose requests arrive on both cores
+    // at once, against two callers with one core each. The difference is what concurrent requests of one caller cost
+    // each other in the limiter: waiting for the window's lock, or retrying a compare-and-swap.
+    private const int RequestsPerThread = 20_000;
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = 2 * RequestsPerThread, Description = "Limiter: two callers, one per thread (per request)")]
+    [BenchmarkCategory("4e one busy caller on two threads (in-process)")]
+    public void TwoCallersTwoThreads() => OnTwoThreads(CallerKey.ForService("caller-a"), CallerKey.ForService("caller-b"));
+
+    [Benchmark(OperationsPerInvoke = 2 * RequestsPerThread, Description = "Limiter: one caller from two threads at once (per request)")]
+    [BenchmarkCategory("4e one busy caller on two threads (in-process)")]
+    public void OneCallerTwoThreads() => OnTwoThreads(CallerKey.ForService("caller-a"), CallerKey.ForService("caller-a"));
+
+    private void OnTwoThreads(CallerKey first, CallerKey second)
+    {
+        var limiter = _limitedHost.Services.GetRequiredService<MeshRateLimiter>();
+        Parallel.Invoke(() => Admit(limiter, first), () => Admit(limiter, second));
+
+        static void Admit(MeshRateLimiter limiter, CallerKey caller)
+        {
+            for (var i = 0; i < RequestsPerThread; i++)
+            {
+                limiter.TryAcquire(caller, out _);
+            }
+        }
+    }
+
     private static IHost StartHost(Dictionary<string, string?> configuration)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
