@@ -50,6 +50,10 @@ public sealed class GoAwayServer : IAsyncDisposable
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
         {
         }
+        catch (InvalidOperationException) when (_stopped.IsCancellationRequested)
+        {
+            // Stopped between two accepts: the listener refuses the next accept instead of cancelling it.
+        }
 
         await Task.WhenAll(connections);
     }

@@ -112,6 +112,10 @@ public sealed class HoldingProxy : IDisposable
         {
             // Stopped.
         }
+        catch (InvalidOperationException) when (_stop.IsCancellationRequested)
+        {
+            // Stopped between two accepts: the listener refuses the next accept instead of cancelling it.
+        }
     }
 
     private async Task PumpAsync(NetworkStream from, NetworkStream to, bool hold)
