@@ -42,6 +42,38 @@ public sealed class CallerAuthorizationMiddlewareTests
     }
 
     [Fact]
+    public async Task Say_FloodOfDeniedCalls_NoLogLineAtInformationFromAnyCategory()
+    {
+        using var certificates = new MeshCertificates();
+        await using var server = await TlsEchoServer.StartAsync(certificates, certificates.Issue(TlsEchoServer.ServiceId), OnlyOrders);
+        using var intruder = server.CreateClient(certificates, certificates.Issue("report-service"));
+        Assert.Equal(StatusCode.PermissionDenied, await intruder.SayStatusAsync());
+        var before = server.Host.Logs.Entries.Count;
+
+        // A caller hammering a method it may not call, 32 calls at once: a denial is answered like a rate-limit rejection,
+        // after the request message has arrived, so that Kestrel does not log each one as a request body left unread.
+        using var gate = new SemaphoreSlim(32);
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 200).Select(async _ =>
+        {
+            await gate.WaitAsync(TestContext.Current.CancellationToken);
+            try
+            {
+                return await intruder.SayStatusAsync();
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+
+        Assert.All(statuses, s => Assert.Equal(StatusCode.PermissionDenied, s));
+        var others = server.Host.Logs.Entries.Skip(before)
+            .Where(e => !(e.Category == "Microsoft.AspNetCore.Hosting.Diagnostics" && e.EventId.Id is 1 or 2)).ToList();
+        Assert.True(others.Count == 0, string.Join(Environment.NewLine, others.Take(5).Select(e => $"{e.Level} {e.Category}: {e.Message}")));
+        Assert.Equal(0, server.Calls.Grpc);
+    }
+
+    [Fact]
     public async Task Say_CallerNotAllowedClaimingAnAllowedServiceId_PermissionDenied()
     {
         using var certificates = new MeshCertificates();

@@ -1,3 +1,4 @@
+using Mesh.AspNetCore.Internal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -56,7 +57,11 @@ internal sealed partial class CallerAuthorizationMiddleware(RequestDelegate next
             response.ContentType = GrpcContentType;
             response.Headers["grpc-status"] = PermissionDenied;
             response.Headers["grpc-message"] = message;
-            return Task.CompletedTask;
+
+            // Answered now, whatever the call type; the request's end is then awaited and dropped, so that Kestrel
+            // does not log each refused call as a request body left unread (a caller that hammers a method it may not
+            // call would otherwise flood the log).
+            return UnreadRequest.HasEnded(context.Request.BodyReader) ? Task.CompletedTask : UnreadRequest.AnswerThenDiscardAsync(context);
         }
 
         response.StatusCode = StatusCodes.Status403Forbidden;

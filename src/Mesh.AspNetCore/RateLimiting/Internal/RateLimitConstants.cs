@@ -41,12 +41,6 @@ internal static class RateLimitConstants
     /// <summary>The service name of the standard gRPC health service, which is never limited.</summary>
     public const string HealthServiceName = "grpc.health.v1.Health";
 
-    /// <summary>
-    /// At most this many bytes of a rejected unary or server-streaming call's request are awaited (and discarded,
-    /// unparsed) before the trailers-only answer; a larger request is cut short.
-    /// </summary>
-    public const int MaxDiscardedRequestBytes = 64 * 1024;
-
     public const string GrpcTransport = "grpc";
     public const string HttpTransport = "http";
 }

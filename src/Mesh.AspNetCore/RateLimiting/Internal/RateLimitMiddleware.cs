@@ -1,5 +1,5 @@
-using System.IO.Pipelines;
 using Grpc.AspNetCore.Server;
+using Mesh.AspNetCore.Internal;
 using Microsoft.AspNetCore.Http;
 
 namespace Mesh.AspNetCore.RateLimiting.Internal;
@@ -77,7 +77,7 @@ internal sealed class RateLimitMiddleware(RequestDelegate next, InboundRateLimit
             return rejections.WriteHttpAsync(context, decision.RetryAfter);
         }
 
-        if (RequestHasEnded(context.Request.BodyReader))
+        if (UnreadRequest.HasEnded(context.Request.BodyReader))
         {
             rejections.WriteGrpc(context, decision.RetryAfter);
             return Task.CompletedTask;
@@ -91,24 +91,13 @@ internal sealed class RateLimitMiddleware(RequestDelegate next, InboundRateLimit
     // Answering before the request's end makes Kestrel reset the stream and log "the application completed without
     // reading the entire request body" at Information for every such rejection. A unary or server-streaming request is
     // one message that the client is sending right behind its headers: its end is awaited (the bytes are discarded
-    // unparsed, up to MaxDiscardedRequestBytes), which a served call would have awaited as well.
+    // unparsed, up to UnreadRequest.MaxDiscardedBytes), which a served call would have awaited as well.
     private static bool HasSingleRequestMessage(HttpContext context) =>
         context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method.Type is Grpc.Core.MethodType.Unary or Grpc.Core.MethodType.ServerStreaming;
 
-    private static bool RequestHasEnded(PipeReader body)
-    {
-        if (!body.TryRead(out var result))
-        {
-            return false;
-        }
-
-        body.AdvanceTo(result.Buffer.End);
-        return result.IsCompleted;
-    }
-
     private async Task RejectGrpcAtTheEndOfTheRequestAsync(HttpContext context, TimeSpan retryAfter)
     {
-        if (await DiscardRequestAsync(context.Request.BodyReader).ConfigureAwait(false))
+        if (await UnreadRequest.DiscardAsync(context.Request.BodyReader).ConfigureAwait(false))
         {
             rejections.WriteGrpc(context, retryAfter);
         }
@@ -117,47 +106,10 @@ internal sealed class RateLimitMiddleware(RequestDelegate next, InboundRateLimit
     // A client-streaming or duplex caller may keep writing for as long as it likes, or wait for an answer before it
     // writes more: it gets its answer at once (the trailers-only response ends the response stream), and what it still
     // sends is discarded until it ends or resets its request stream, as a gRPC client does once the call has ended.
-    private async Task RejectGrpcStreamAsync(HttpContext context, TimeSpan retryAfter)
+    private Task RejectGrpcStreamAsync(HttpContext context, TimeSpan retryAfter)
     {
         rejections.WriteGrpc(context, retryAfter);
-        try
-        {
-            await context.Response.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException)
-        {
-            return; // the client reset or abandoned the call
-        }
-
-        await DiscardRequestAsync(context.Request.BodyReader).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Reads and drops the request body until its end, for at most <see cref="RateLimitConstants.MaxDiscardedRequestBytes"/>.
-    /// Returns <see langword="false"/> when the client reset or abandoned the request: there is nobody left to answer.
-    /// </summary>
-    private static async Task<bool> DiscardRequestAsync(PipeReader body)
-    {
-        long discarded = 0;
-        try
-        {
-            while (discarded <= RateLimitConstants.MaxDiscardedRequestBytes)
-            {
-                var result = await body.ReadAsync().ConfigureAwait(false);
-                discarded += result.Buffer.Length;
-                body.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    break;
-                }
-            }
-
-            return true;
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or BadHttpRequestException)
-        {
-            return false;
-        }
+        return UnreadRequest.AnswerThenDiscardAsync(context);
     }
 
     private async Task ContinueAsync(HttpContext context, ValueTask<RateLimitDecision> decision, string transport) =>
