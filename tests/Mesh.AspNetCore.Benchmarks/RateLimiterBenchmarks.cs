@@ -27,6 +27,7 @@ public class RateLimiterBenchmarks
     private IHost _exhaustedHost = null!;
     private InboundRateLimitGate _limited = null!;
     private InboundRateLimitGate _exhausted = null!;
+    private MeshRateLimiter _limiter = null!;
     private HttpContext _oneCaller = null!;
     private HttpContext _request = null!;
     private string[] _callerIds = [];
@@ -39,6 +40,7 @@ public class RateLimiterBenchmarks
         _exhaustedHost = StartHost(MeshConfiguration.RateLimited(1));
         _limited = _limitedHost.Services.GetRequiredService<InboundRateLimitGate>();
         _exhausted = _exhaustedHost.Services.GetRequiredService<InboundRateLimitGate>();
+        _limiter = _limitedHost.Services.GetRequiredService<MeshRateLimiter>();
 
         _oneCaller = Request("caller-single");
         _request = Request("caller-single");
@@ -106,7 +108,7 @@ public class RateLimiterBenchmarks
 
     private void OnTwoThreads(CallerKey first, CallerKey second)
     {
-        var limiter = _limitedHost.Services.GetRequiredService<MeshRateLimiter>();
+        var limiter = _limiter;
         Parallel.Invoke(() => Admit(limiter, first), () => Admit(limiter, second));
 
         static void Admit(MeshRateLimiter limiter, CallerKey caller)

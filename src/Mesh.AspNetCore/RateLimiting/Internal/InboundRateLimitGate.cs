@@ -1,5 +1,5 @@
-using Mesh.AspNetCore.Identity.Internal;
 using System.Globalization;
+using Mesh.AspNetCore.Identity.Internal;
 using Mesh.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
