@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Mesh.AspNetCore.Internal;
 
@@ -7,17 +8,29 @@ namespace Mesh.AspNetCore.Internal;
 /// Ends a request that the mesh answers without reading it (a rate-limit rejection, a caller that
 /// <c>Mesh:Authorization</c> refuses) the way the client expects, and without a log line per request: an HTTP/2 stream
 /// whose response completes before the client ended its request makes Kestrel reset it and log "the application
-/// completed without reading the entire request body" at <c>Information</c>. So the request's end is read and dropped,
-/// unparsed, up to <see cref="MaxDiscardedBytes"/>.
+/// completed without reading the entire request body" at <c>Information</c>. So the response waits for the request's
+/// end: nothing is read when it has already arrived, else the request is read and dropped, unparsed, up to
+/// <see cref="MaxDiscardedBytes"/>.
 /// </summary>
 internal static class UnreadRequest
 {
     /// <summary>At most this many bytes of an unread request are discarded while waiting for its end; a larger one is cut short.</summary>
     public const int MaxDiscardedBytes = 64 * 1024;
 
-    /// <summary>Whether the client has already ended its request; what it sent so far is dropped.</summary>
-    public static bool HasEnded(PipeReader body)
+    /// <summary>
+    /// Whether the client has already ended its request, so that the response may complete without reading it. Kestrel
+    /// makes the request trailers available when the end of the request (HTTP/2 <c>END_STREAM</c>) has arrived, and logs
+    /// nothing for a stream whose end arrived, read or not (the bytes nobody read go back to the connection's flow-control
+    /// window): then nothing is read. Otherwise what has arrived is read and dropped, to see whether it ends there.
+    /// </summary>
+    public static bool HasEnded(HttpContext context)
     {
+        if (context.Features.Get<IHttpRequestTrailersFeature>() is { Available: true })
+        {
+            return true;
+        }
+
+        var body = context.Request.BodyReader;
         if (!body.TryRead(out var result))
         {
             return false;

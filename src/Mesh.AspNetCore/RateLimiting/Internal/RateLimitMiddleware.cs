@@ -77,7 +77,7 @@ internal sealed class RateLimitMiddleware(RequestDelegate next, InboundRateLimit
             return rejections.WriteHttpAsync(context, decision.RetryAfter);
         }
 
-        if (UnreadRequest.HasEnded(context.Request.BodyReader))
+        if (UnreadRequest.HasEnded(context))
         {
             rejections.WriteGrpc(context, decision.RetryAfter);
             return Task.CompletedTask;
