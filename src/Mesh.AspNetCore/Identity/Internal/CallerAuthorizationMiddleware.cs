@@ -13,39 +13,62 @@ namespace Mesh.AspNetCore.Identity.Internal;
 /// counts against a quota. The gRPC health service is open to every caller. Plain HTTP requests without a mesh
 /// certificate (another endpoint of the application) are left to the application.
 /// </summary>
-internal sealed partial class CallerAuthorizationMiddleware(RequestDelegate next, IOptionsMonitor<SecureMeshOptions> options,
-    MeshServerTls tls, ILogger<CallerAuthorizationMiddleware> logger)
+internal sealed partial class CallerAuthorizationMiddleware
 {
     private const string GrpcContentType = "application/grpc";
     private const string PermissionDenied = "7";
 
+    private readonly RequestDelegate _next;
+    private readonly MeshServerTls _tls;
+    private readonly ILogger<CallerAuthorizationMiddleware> _logger;
+
+    // The rules in force, kept from the last (validated) reload rather than looked up in the options monitor's cache on
+    // every request. The subscription lives as long as the application's pipeline.
+    private CallerAuthorizationOptions _authorization;
+
+    public CallerAuthorizationMiddleware(RequestDelegate next, IOptionsMonitor<SecureMeshOptions> options, MeshServerTls tls,
+        ILogger<CallerAuthorizationMiddleware> logger)
+    {
+        _next = next;
+        _tls = tls;
+        _logger = logger;
+        _authorization = options.CurrentValue.Authorization;
+        options.OnChange((reloaded, name) =>
+        {
+            if (name == Options.DefaultName)
+            {
+                Volatile.Write(ref _authorization, reloaded.Authorization);
+            }
+        });
+    }
+
     public Task InvokeAsync(HttpContext context)
     {
-        var peer = tls.IsApplied ? context.Features.Get<MeshPeerFeature>() : null;
+        var peer = _tls.IsApplied ? context.Features.Get<MeshPeerFeature>() : null;
         if (peer is not null)
         {
             context.User = peer.CreatePrincipal();
         }
 
-        var authorization = options.CurrentValue.Authorization;
+        var authorization = Volatile.Read(ref _authorization);
         if (!authorization.IsRestricted)
         {
-            return next(context);
+            return _next(context);
         }
 
         var path = context.Request.Path.Value ?? string.Empty;
         if (path.StartsWith(IdentityConstants.HealthServicePrefix, StringComparison.Ordinal))
         {
-            return next(context);
+            return _next(context);
         }
 
         var isGrpc = context.Request.ContentType?.StartsWith(GrpcContentType, StringComparison.OrdinalIgnoreCase) == true;
         if ((peer is null && !isGrpc) || MethodRules.IsAllowed(authorization, path, peer?.Identity.Name))
         {
-            return next(context);
+            return _next(context);
         }
 
-        LogDenied(logger, peer?.Identity.Name ?? "(no mesh certificate)", path);
+        LogDenied(_logger, peer?.Identity.Name ?? "(no mesh certificate)", path);
         var message = peer is null
             ? "A mesh client certificate is required to call this service."
             : $"Caller '{peer.Identity.Name}' is not allowed to call this method (Mesh:Authorization).";
@@ -61,7 +84,7 @@ internal sealed partial class CallerAuthorizationMiddleware(RequestDelegate next
             // Answered now, whatever the call type; the request's end is then awaited and dropped, so that Kestrel
             // does not log each refused call as a request body left unread (a caller that hammers a method it may not
             // call would otherwise flood the log).
-            return UnreadRequest.HasEnded(context.Request.BodyReader) ? Task.CompletedTask : UnreadRequest.AnswerThenDiscardAsync(context);
+            return UnreadRequest.HasEnded(context) ? Task.CompletedTask : UnreadRequest.AnswerThenDiscardAsync(context);
         }
 
         response.StatusCode = StatusCodes.Status403Forbidden;

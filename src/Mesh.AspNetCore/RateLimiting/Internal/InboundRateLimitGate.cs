@@ -12,33 +12,61 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// the same partitions: resolves the caller, asks the configured store (<c>Store: Memory</c> or <c>Redis</c>), records
 /// the decision and logs rejections.
 /// </summary>
-internal sealed partial class InboundRateLimitGate(
-    MemoryRateLimitStore memoryStore,
-    RedisRateLimitStore redisStore,
-    IOptionsMonitor<SecureMeshOptions> options,
-    MeshMetrics metrics,
-    MeshServerTls tls,
-    ILogger<InboundRateLimitGate> logger)
+internal sealed partial class InboundRateLimitGate : IDisposable
 {
+    private readonly MemoryRateLimitStore _memoryStore;
+    private readonly RedisRateLimitStore _redisStore;
+    private readonly MeshMetrics _metrics;
+    private readonly MeshServerTls _tls;
+    private readonly ILogger<InboundRateLimitGate> _logger;
+    private readonly IDisposable? _reloadSubscription;
+
+    // The limits in force, kept from the last (validated) reload rather than looked up in the options monitor's cache
+    // on every request.
+    private RateLimitOptions _limit;
+
+    public InboundRateLimitGate(
+        MemoryRateLimitStore memoryStore,
+        RedisRateLimitStore redisStore,
+        IOptionsMonitor<SecureMeshOptions> options,
+        MeshMetrics metrics,
+        MeshServerTls tls,
+        ILogger<InboundRateLimitGate> logger)
+    {
+        _memoryStore = memoryStore;
+        _redisStore = redisStore;
+        _metrics = metrics;
+        _tls = tls;
+        _logger = logger;
+        _limit = options.CurrentValue.Resilience.RateLimit;
+        _reloadSubscription = options.OnChange((reloaded, name) =>
+        {
+            if (name == Options.DefaultName)
+            {
+                Volatile.Write(ref _limit, reloaded.Resilience.RateLimit);
+            }
+        });
+    }
+
     /// <summary>
     /// Decides whether the request may run; a rejection carries the time until its caller is admitted again. Completes
     /// synchronously with the memory store, and with the shared store when the caller is known to be spent.
     /// </summary>
     public ValueTask<RateLimitDecision> AdmitAsync(HttpContext context, string transport)
     {
-        var limit = options.CurrentValue.Resilience.RateLimit;
+        var limit = Volatile.Read(ref _limit);
         if (!limit.IsEnabled)
         {
             return new(RateLimitDecision.Admitted);
         }
 
-        var caller = CallerIdentity.Resolve(context, limit.PartitionBy, tls.IsApplied);
+        var caller = CallerIdentity.Resolve(context, limit.PartitionBy, _tls.IsApplied);
         if (limit.Store != RateLimitStore.Redis)
         {
-            return new(Record(memoryStore.Acquire(caller), caller, transport));
+            return new(Record(_memoryStore.Acquire(caller, limit), caller, transport));
         }
 
-        var pending = redisStore.AcquireAsync(caller, limit);
+        var pending = _redisStore.AcquireAsync(caller, limit);
         return pending.IsCompletedSuccessfully
             ? new(Record(pending.Result, caller, transport))
             : RecordAsync(pending, caller, transport);
@@ -61,14 +89,16 @@ internal sealed partial class InboundRateLimitGate(
 
     private RateLimitDecision Record(RateLimitDecision decision, CallerKey caller, string transport)
     {
-        metrics.RateLimitDecision(decision.IsAdmitted, transport);
+        _metrics.RateLimitDecision(decision.IsAdmitted, transport);
         if (!decision.IsAdmitted)
         {
-            LogRejected(logger, caller, transport, ToPushbackMilliseconds(decision.RetryAfter));
+            LogRejected(_logger, caller, transport, ToPushbackMilliseconds(decision.RetryAfter));
         }
 
         return decision;
     }
+
+    public void Dispose() => _reloadSubscription?.Dispose();
 
     /// <summary>Whole seconds to wait, rounded up, at least 1: the <c>retry-after</c> value.</summary>
     public static long ToRetryAfterSeconds(TimeSpan retryAfter) =>

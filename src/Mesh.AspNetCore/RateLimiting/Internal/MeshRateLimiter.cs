@@ -97,19 +97,26 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
     }
 
     protected override RateLimitLease AttemptAcquireCore(CallerKey resource, int permitCount) =>
-        TryAcquire(resource, permitCount, out var retryAfter) ? AcquiredLease.Instance : new RejectedLease(retryAfter);
+        TryAcquire(resource, _options.CurrentValue.Resilience.RateLimit, permitCount, out var retryAfter) ? AcquiredLease.Instance : new RejectedLease(retryAfter);
 
     /// <summary>
     /// Takes one permit from <paramref name="resource"/>'s window, or gives the time until the window admits again.
     /// The per-request path of the inbound gate: unlike <see cref="PartitionedRateLimiter{TResource}.AttemptAcquire"/>
     /// it creates no lease, so a rejection allocates nothing either.
     /// </summary>
-    internal bool TryAcquire(CallerKey resource, out TimeSpan retryAfter) => TryAcquire(resource, 1, out retryAfter);
+    internal bool TryAcquire(CallerKey resource, out TimeSpan retryAfter) =>
+        TryAcquire(resource, _options.CurrentValue.Resilience.RateLimit, 1, out retryAfter);
 
-    private bool TryAcquire(CallerKey resource, int permitCount, out TimeSpan retryAfter)
+    /// <summary>
+    /// <see cref="TryAcquire(CallerKey, out TimeSpan)"/> under <paramref name="limit"/>, the limits in force that the
+    /// caller has already read (the inbound gate reads them once per request).
+    /// </summary>
+    internal bool TryAcquire(CallerKey resource, RateLimitOptions limit, out TimeSpan retryAfter) =>
+        TryAcquire(resource, limit, 1, out retryAfter);
+
+    private bool TryAcquire(CallerKey resource, RateLimitOptions limit, int permitCount, out TimeSpan retryAfter)
     {
         retryAfter = default;
-        var limit = _options.CurrentValue.Resilience.RateLimit;
         if (!limit.IsEnabled)
         {
             return true;
