@@ -18,9 +18,11 @@ namespace Mesh.AspNetCore.Benchmarks;
 
 /// <summary>
 /// A load run over loopback HTTP/2 with h2load (Debian's <c>nghttp2-client</c>), the way a user would measure a server:
-/// <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --load [--rounds 5] [--requests 200000] [--only gRPC] [--allocation-types]</c>
+/// <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --load [--rounds 5] [--requests 200000] [--only gRPC] [--allocation-types] [--h2load-cpus 1]</c>
 /// (<c>--only</c> loads just the scenarios whose name contains its value; <c>--allocation-types</c> prints the types the
-/// servers allocated in each scenario, from the runtime's allocation samples).
+/// servers allocated in each scenario, from the runtime's allocation samples; <c>--h2load-cpus</c> runs h2load with
+/// <c>taskset -c</c> on those CPUs, so that with the servers started under <c>taskset</c> on the others the two never
+/// share a core).
 /// Five in-process Kestrel servers on 127.0.0.1; each round loads each of them in turn (interleaved, so that the
 /// machine's changing load spreads over every scenario) and the medians of the rounds give the ratios.
 /// </summary>
@@ -34,6 +36,7 @@ public static class LoadRun
 {
     public const string Option = "--load";
     public const string AllocationTypesOption = "--allocation-types";
+    public const string H2LoadCpusOption = "--h2load-cpus";
     private const string OrdersPath = "/orders";
     private const string PingPath = "/mesh.benchmarks.Bench/Ping";
 
@@ -44,6 +47,10 @@ public static class LoadRun
         var connections = BenchmarkOptions.Int(args, "--connections", 16);
         var streams = BenchmarkOptions.Int(args, "--streams", 10);
         var only = BenchmarkOptions.String(args, "--only");
+        var h2loadCpus = BenchmarkOptions.String(args, H2LoadCpusOption);
+        Console.WriteLine(h2loadCpus is null
+            ? $"servers and h2load share the machine's {Environment.ProcessorCount} processors"
+            : $"servers on {Environment.ProcessorCount} processor(s) of this process's affinity; h2load on CPU(s) {h2loadCpus}");
 
         var grpcBody = WriteTemp(GrpcFrame(new PingRequest { Text = "ping" }));
         var jsonBody = WriteTemp("""{"item":"book","quantity":1}"""u8.ToArray());
@@ -88,7 +95,7 @@ public static class LoadRun
             // One untimed pass per server first: the JIT's tiers and the connection pools settle before any round counts.
             foreach (var (_, server, path, body, contentType) in servers.Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
             {
-                H2Load(new Uri(server.Address, path), body, contentType, connections, streams, requests);
+                H2Load(new Uri(server.Address, path), body, contentType, connections, streams, requests, h2loadCpus);
             }
 
             using var sampler = args.Contains(AllocationTypesOption, StringComparer.OrdinalIgnoreCase) ? new AllocationTypeSampler() : null;
@@ -113,7 +120,7 @@ public static class LoadRun
                         continue;
                     }
 
-                    var (rate, cpuPerRequest, bytesPerRequest) = H2Load(new Uri(server.Address, path), body, contentType, connections, streams, requests);
+                    var (rate, cpuPerRequest, bytesPerRequest) = H2Load(new Uri(server.Address, path), body, contentType, connections, streams, requests, h2loadCpus);
                     rates[i].Add(rate);
                     cpu[i].Add(cpuPerRequest);
                     allocations[i].Add(bytesPerRequest);
@@ -204,14 +211,22 @@ public static class LoadRun
     /// process (the servers; h2load runs in its own) spent per request meanwhile. The bytes allocated are the steadiest of
     /// the three; CPU time is disturbed by other load on the machine too, though less than the rate.
     /// </summary>
-    private static (double Rate, double CpuMicrosecondsPerRequest, double BytesPerRequest) H2Load(Uri uri, string bodyFile, string contentType, int connections, int streams, int requests)
+    private static (double Rate, double CpuMicrosecondsPerRequest, double BytesPerRequest) H2Load(
+        Uri uri, string bodyFile, string contentType, int connections, int streams, int requests, string? cpus)
     {
-        var start = new ProcessStartInfo("h2load")
+        var start = new ProcessStartInfo(cpus is null ? "h2load" : "taskset")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (cpus is not null)
+        {
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(cpus);
+            start.ArgumentList.Add("h2load");
+        }
+
         foreach (var argument in new[]
         {
             "-c", connections.ToString(CultureInfo.InvariantCulture), "-m", streams.ToString(CultureInfo.InvariantCulture),
