@@ -7,8 +7,9 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// <summary>
 /// A fixed-window limiter with one window per caller: a caller's window opens at its first request, admits
 /// <c>MaxRequests</c> requests, and ends <c>WindowMs</c> later; the next request after that opens a new window.
-/// Time comes from the injected <see cref="TimeProvider"/>. The limits are read from
-/// <see cref="IOptionsMonitor{TOptions}"/> on every request, so a reload applies at once: counts made in a running
+/// Time comes from the injected <see cref="TimeProvider"/>. The limits in force come with every request (the inbound
+/// gate keeps them from the last validated reload) or are read from <see cref="IOptionsMonitor{TOptions}"/>, so a
+/// reload applies at once: counts made in a running
 /// window are kept and compared with the new <c>MaxRequests</c>, and the new <c>WindowMs</c> decides when running
 /// windows end. Partitions whose window has ended are dropped every <see cref="RateLimitConstants.SweepIntervalMs"/>,
 /// and once most of the partitions a flood brought are gone, the table that grew to hold them is replaced by a small
