@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Mesh.AspNetCore.Benchmarks;
 
@@ -28,6 +29,7 @@ public class RateLimiterBenchmarks
     private InboundRateLimitGate _limited = null!;
     private InboundRateLimitGate _exhausted = null!;
     private MeshRateLimiter _limiter = null!;
+    private IOptionsMonitor<SecureMeshOptions> _limiterOptions = null!;
     private HttpContext _oneCaller = null!;
     private HttpContext _request = null!;
     private string[] _callerIds = [];
@@ -41,6 +43,7 @@ public class RateLimiterBenchmarks
         _limited = _limitedHost.Services.GetRequiredService<InboundRateLimitGate>();
         _exhausted = _exhaustedHost.Services.GetRequiredService<InboundRateLimitGate>();
         _limiter = _limitedHost.Services.GetRequiredService<MeshRateLimiter>();
+        _limiterOptions = _limitedHost.Services.GetRequiredService<IOptionsMonitor<SecureMeshOptions>>();
 
         _oneCaller = Request("caller-single");
         _request = Request("caller-single");
@@ -109,13 +112,15 @@ public class RateLimiterBenchmarks
     private void OnTwoThreads(CallerKey first, CallerKey second)
     {
         var limiter = _limiter;
-        Parallel.Invoke(() => Admit(limiter, first), () => Admit(limiter, second));
+        var options = _limiterOptions;
+        Parallel.Invoke(() => Admit(limiter, options, first), () => Admit(limiter, options, second));
 
-        static void Admit(MeshRateLimiter limiter, CallerKey caller)
+        // The limits are read for every request, as the gate reads them.
+        static void Admit(MeshRateLimiter limiter, IOptionsMonitor<SecureMeshOptions> options, CallerKey caller)
         {
             for (var i = 0; i < RequestsPerThread; i++)
             {
-                limiter.TryAcquire(caller, out _);
+                limiter.TryAcquire(caller, options.CurrentValue.Resilience.RateLimit, out _);
             }
         }
     }

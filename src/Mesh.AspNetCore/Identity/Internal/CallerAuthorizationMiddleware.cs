@@ -33,13 +33,7 @@ internal sealed partial class CallerAuthorizationMiddleware
         _tls = tls;
         _logger = logger;
         _authorization = options.CurrentValue.Authorization;
-        options.OnChange((reloaded, name) =>
-        {
-            if (name == Options.DefaultName)
-            {
-                Volatile.Write(ref _authorization, reloaded.Authorization);
-            }
-        });
+        options.OnChange(reloaded => Volatile.Write(ref _authorization, reloaded.Authorization));
     }
 
     public Task InvokeAsync(HttpContext context)

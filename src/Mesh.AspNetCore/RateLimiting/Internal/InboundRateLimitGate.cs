@@ -39,13 +39,7 @@ internal sealed partial class InboundRateLimitGate : IDisposable
         _tls = tls;
         _logger = logger;
         _limit = options.CurrentValue.Resilience.RateLimit;
-        _reloadSubscription = options.OnChange((reloaded, name) =>
-        {
-            if (name == Options.DefaultName)
-            {
-                Volatile.Write(ref _limit, reloaded.Resilience.RateLimit);
-            }
-        });
+        _reloadSubscription = options.OnChange(reloaded => Volatile.Write(ref _limit, reloaded.Resilience.RateLimit));
     }
 
     /// <summary>

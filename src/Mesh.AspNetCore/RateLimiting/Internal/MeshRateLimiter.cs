@@ -105,13 +105,9 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
     /// The per-request path of the inbound gate: unlike <see cref="PartitionedRateLimiter{TResource}.AttemptAcquire"/>
     /// it creates no lease, so a rejection allocates nothing either.
     /// </summary>
-    internal bool TryAcquire(CallerKey resource, out TimeSpan retryAfter) =>
-        TryAcquire(resource, _options.CurrentValue.Resilience.RateLimit, 1, out retryAfter);
-
-    /// <summary>
-    /// <see cref="TryAcquire(CallerKey, out TimeSpan)"/> under <paramref name="limit"/>, the limits in force that the
-    /// caller has already read (the inbound gate reads them once per request).
-    /// </summary>
+    /// <param name="resource">The caller's partition.</param>
+    /// <param name="limit">The limits in force, as the caller read them (the inbound gate reads them once per request).</param>
+    /// <param name="retryAfter">When rejected, the time until the caller's window admits again.</param>
     internal bool TryAcquire(CallerKey resource, RateLimitOptions limit, out TimeSpan retryAfter) =>
         TryAcquire(resource, limit, 1, out retryAfter);
 

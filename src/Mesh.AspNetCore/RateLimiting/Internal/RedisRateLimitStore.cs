@@ -160,7 +160,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore, IDisposable
     {
         RateLimitStoreFailureMode.Allow => RateLimitDecision.Admitted,
         RateLimitStoreFailureMode.Reject => RateLimitDecision.Rejected(TimeSpan.FromMilliseconds(RedisStoreConstants.StoreFailureRetryAfterMs)),
-        _ => _localLimiter.TryAcquire(partition, out var retryAfter) ? RateLimitDecision.Admitted : RateLimitDecision.Rejected(retryAfter),
+        _ => _localLimiter.TryAcquire(partition, limit, out var retryAfter) ? RateLimitDecision.Admitted : RateLimitDecision.Rejected(retryAfter),
     };
 
     private bool TryStartProbe(long now)
