@@ -4,8 +4,10 @@ using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Mesh.AspNetCore.Tests.Protos;
+using Mesh.AspNetCore.Tests.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.AspNetCore.Tests.Identity;
@@ -39,6 +41,23 @@ public sealed class CallerAuthorizationMiddlewareTests
         Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
         Assert.Contains("report-service", error.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(0, server.Calls.Grpc);
+    }
+
+    [Fact]
+    public async Task Say_AllowedCallersReloaded_NewRuleAppliesToTheNextCall()
+    {
+        using var certificates = new MeshCertificates();
+        var overrides = new ReloadableConfigurationSource(new Dictionary<string, string?>());
+        await using var server = await TlsEchoServer.StartAsync(certificates, certificates.Issue(TlsEchoServer.ServiceId), OnlyOrders,
+            b => ((IConfigurationBuilder)b.Configuration).Add(overrides));
+        using var orders = server.CreateClient(certificates, certificates.Issue("order-service"));
+        using var reports = server.CreateClient(certificates, certificates.Issue("report-service"));
+        Assert.Equal("order-service", (await orders.SayAsync()).Caller);
+
+        overrides.Replace(new Dictionary<string, string?> { ["Mesh:Authorization:AllowedCallers:0"] = "report-service" });
+
+        Assert.Equal(StatusCode.PermissionDenied, await orders.SayStatusAsync());
+        Assert.Equal("report-service", (await reports.SayAsync()).Caller);
     }
 
     [Fact]
