@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using BenchmarkDotNet.Attributes;
 using Google.Protobuf;
@@ -7,6 +8,8 @@ using Mesh.AspNetCore.Benchmarks.Infrastructure;
 using Mesh.AspNetCore.Benchmarks.Protos;
 using Mesh.AspNetCore.RateLimiting.Internal;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -14,10 +17,11 @@ using Microsoft.Extensions.Hosting;
 namespace Mesh.AspNetCore.Benchmarks;
 
 /// <summary>
-/// In-process, per request: what the rate-limit middleware costs for an admitted gRPC call, a rejected gRPC call (the
-/// trailers-only answer) and a rejected HTTP request (429 with its problem-details body), against the interceptor's
-/// rejection of round 1 (an <c>RpcException</c> thrown and caught, before grpc-dotnet's own handling of it). The
-/// allocations are those of the mesh's code: the server's own per-request objects (context, headers) are reused.
+/// In-process, per request: what the rate-limited endpoint's decision costs for an admitted gRPC call, a rejected gRPC
+/// call (the trailers-only answer) and a rejected HTTP request (429 with its problem-details body), against the
+/// interceptor's rejection of round 1 (an <c>RpcException</c> with the rejection's trailers thrown and caught, before
+/// grpc-dotnet's own handling of it). The allocations are those of the mesh's code: the server's own per-request objects
+/// (context, headers) are reused.
 /// </summary>
 [MemoryDiagnoser]
 public class RateLimitRejectionBenchmarks
@@ -28,8 +32,9 @@ public class RateLimitRejectionBenchmarks
 
     private IHost _admittingHost = null!;
     private IHost _rejectingHost = null!;
-    private RateLimitMiddleware _admitting = null!;
-    private RateLimitMiddleware _rejecting = null!;
+    private RequestDelegate _admittingGrpc = null!;
+    private RequestDelegate _rejectingGrpc = null!;
+    private RequestDelegate _rejectingHttp = null!;
     private InboundRateLimitGate _rejectingGate = null!;
     private DefaultHttpContext _grpc = null!;
     private DefaultHttpContext _http = null!;
@@ -39,22 +44,25 @@ public class RateLimitRejectionBenchmarks
     {
         _admittingHost = StartHost(MeshConfiguration.RateLimited(int.MaxValue));
         _rejectingHost = StartHost(MeshConfiguration.RateLimited(1));
-        _admitting = Middleware(_admittingHost);
-        _rejecting = Middleware(_rejectingHost);
         _rejectingGate = _rejectingHost.Services.GetRequiredService<InboundRateLimitGate>();
 
-        _grpc = Request(new Endpoint(_ => Task.CompletedTask, new EndpointMetadataCollection(new GrpcMethodMetadata(typeof(BenchService), s_ping)), "gRPC - Ping"));
+        var ping = Endpoint("/mesh.benchmarks.Bench/Ping", new GrpcMethodMetadata(typeof(BenchService), s_ping));
+        var orders = Endpoint("/orders", RateLimitEndpointMarker.Instance);
+        _admittingGrpc = Limited(_admittingHost, ping);
+        _rejectingGrpc = Limited(_rejectingHost, ping);
+        _rejectingHttp = Limited(_rejectingHost, orders);
+        _grpc = Request(ping);
         _grpc.Request.ContentType = "application/grpc";
         _grpc.Request.Body = Stream.Null;
         _ = _grpc.Request.BodyReader.ReadAsync().AsTask().GetAwaiter().GetResult(); // the request has arrived whole
-        _http = Request(new Endpoint(_ => Task.CompletedTask, new EndpointMetadataCollection(RateLimitEndpointFilter.Marker.Instance), "HTTP: POST /orders"));
+        _http = Request(orders);
         _http.Response.Body = Stream.Null;
 
-        _rejecting.InvokeAsync(_grpc).GetAwaiter().GetResult(); // spends the caller's one request of the day
+        _rejectingGrpc(_grpc).GetAwaiter().GetResult(); // spends the caller's one request of the day
         Grpc();
         if (_grpc.Response.Headers["grpc-status"] != "8")
         {
-            throw new InvalidOperationException("The rejecting middleware should reject.");
+            throw new InvalidOperationException("The rejecting endpoint should reject.");
         }
     }
 
@@ -65,35 +73,29 @@ public class RateLimitRejectionBenchmarks
         _rejectingHost.Dispose();
     }
 
-    [Benchmark(Baseline = true, Description = "Middleware: admitted gRPC call (to an endpoint that does nothing)")]
-    public Task Admitted()
-    {
-        _grpc.Features.Set<RateLimitDecidedFeature>(null);
-        return _admitting.InvokeAsync(_grpc);
-    }
+    [Benchmark(Baseline = true, Description = "Limited endpoint: admitted gRPC call (to an endpoint that does nothing)")]
+    public Task Admitted() => _admittingGrpc(_grpc);
 
-    [Benchmark(Description = "Middleware: rejected gRPC call, trailers-only answer")]
+    [Benchmark(Description = "Limited endpoint: rejected gRPC call, trailers-only answer")]
     public Task Grpc()
     {
         _grpc.Response.Headers.Clear();
-        return _rejecting.InvokeAsync(_grpc);
+        return _rejectingGrpc(_grpc);
     }
 
-    [Benchmark(Description = "Middleware: rejected HTTP request, 429 with problem details")]
+    [Benchmark(Description = "Limited endpoint: rejected HTTP request, 429 with problem details")]
     public Task Http()
     {
         _http.Response.Headers.Clear();
-        return _rejecting.InvokeAsync(_http);
+        return _rejectingHttp(_http);
     }
 
     [Benchmark(Description = "Round 1's interceptor: rejected gRPC call, RpcException thrown and caught")]
     public StatusCode InterceptorException()
     {
-        var interceptor = new RateLimitInterceptor(_rejectingGate);
         try
         {
-            interceptor.UnaryServerHandler<PingRequest, PingReply>(null!, new BenchServerCallContext(_grpc), static (_, _) => Task.FromResult(BenchService.Reply));
-            return StatusCode.OK;
+            return _rejectingGate.TryAdmit(_grpc, "grpc", out var retryAfter) ? StatusCode.OK : throw Round1Rejection(retryAfter);
         }
         catch (RpcException ex)
         {
@@ -101,10 +103,24 @@ public class RateLimitRejectionBenchmarks
         }
     }
 
-    private static RateLimitMiddleware Middleware(IHost host) => new(
-        static _ => Task.CompletedTask,
-        host.Services.GetRequiredService<InboundRateLimitGate>(),
-        host.Services.GetRequiredService<RateLimitRejectionWriter>());
+    // What round 1's interceptor threw for a rejected call: the status and the rejection's three trailers.
+    private static RpcException Round1Rejection(TimeSpan retryAfter)
+    {
+        var seconds = InboundRateLimitGate.ToRetryAfterSeconds(retryAfter);
+        var trailers = new Metadata
+        {
+            { "retry-after", seconds.ToString(CultureInfo.InvariantCulture) },
+            { "grpc-retry-pushback-ms", InboundRateLimitGate.ToPushbackMilliseconds(retryAfter).ToString(CultureInfo.InvariantCulture) },
+            { "x-mesh-rejected", "rate-limit" },
+        };
+        return new RpcException(new Status(StatusCode.ResourceExhausted, InboundRateLimitGate.RejectionMessage(seconds)), trailers);
+    }
+
+    private static RouteEndpoint Endpoint(string path, object metadata) =>
+        new(static _ => Task.CompletedTask, RoutePatternFactory.Parse(path), 0, new EndpointMetadataCollection(metadata), path);
+
+    private static RequestDelegate Limited(IHost host, RouteEndpoint endpoint) =>
+        RateLimitedEndpoint.Wrap(endpoint, host.Services.GetRequiredService<InboundRateLimitGate>(), host.Services.GetRequiredService<RateLimitRejectionWriter>()).RequestDelegate!;
 
     private static IHost StartHost(Dictionary<string, string?> configuration)
     {
@@ -124,35 +140,5 @@ public class RateLimitRejectionBenchmarks
         context.Connection.RemoteIpAddress = IPAddress.Loopback;
         context.SetEndpoint(endpoint);
         return context;
-    }
-
-    /// <summary>The minimal server call context the interceptor reads: the method and the HTTP context.</summary>
-    private sealed class BenchServerCallContext(HttpContext httpContext) : ServerCallContext
-    {
-        protected override string MethodCore => "/mesh.benchmarks.Bench/Ping";
-
-        protected override string HostCore => "127.0.0.1";
-
-        protected override string PeerCore => "ipv4:127.0.0.1";
-
-        protected override DateTime DeadlineCore => DateTime.MaxValue;
-
-        protected override Metadata RequestHeadersCore => [];
-
-        protected override CancellationToken CancellationTokenCore => CancellationToken.None;
-
-        protected override Metadata ResponseTrailersCore => [];
-
-        protected override Status StatusCore { get; set; }
-
-        protected override WriteOptions? WriteOptionsCore { get; set; }
-
-        protected override AuthContext AuthContextCore => new(null, []);
-
-        protected override IDictionary<object, object> UserStateCore { get; } = new Dictionary<object, object> { ["__HttpContext"] = httpContext };
-
-        protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => throw new NotSupportedException();
-
-        protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => Task.CompletedTask;
     }
 }

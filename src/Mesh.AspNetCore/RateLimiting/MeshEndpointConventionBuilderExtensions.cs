@@ -17,9 +17,10 @@ public static class MeshEndpointConventionBuilderExtensions
     /// <param name="builder">The builder of a minimal API endpoint or route group.</param>
     /// <returns>The same builder.</returns>
     /// <remarks>
-    /// Applies to route handler endpoints (<c>MapGet</c>, <c>MapPost</c>, ... with a delegate, and groups of them),
-    /// through an endpoint filter. Marking an endpoint and its group counts each request once. When the endpoints are
-    /// built, an <see cref="InvalidOperationException"/> is thrown if <c>AddSecureMesh</c> was not called.
+    /// The decision is taken when routing has selected the endpoint and the pipeline's middleware has run, before the
+    /// endpoint runs: before minimal-API parameter binding reads the body. Marking an endpoint and its group counts each
+    /// request once. When the endpoints are built, an <see cref="InvalidOperationException"/> is thrown if
+    /// <c>AddSecureMesh</c> was not called.
     /// </remarks>
     public static TBuilder RequireMeshRateLimit<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder
@@ -27,16 +28,15 @@ public static class MeshEndpointConventionBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.Add(static endpoint =>
         {
-            if (endpoint.Metadata.Contains(RateLimitEndpointFilter.Marker.Instance))
+            if (endpoint.Metadata.Contains(RateLimitEndpointMarker.Instance))
             {
                 return;
             }
 
-            var filter = endpoint.ApplicationServices.GetService<RateLimitEndpointFilter>()
+            _ = endpoint.ApplicationServices.GetService<InboundRateLimitGate>()
                 ?? throw new InvalidOperationException(
                     "RequireMeshRateLimit() needs the mesh's services: call builder.Services.AddSecureMesh() in Program.cs before building the application.");
-            endpoint.Metadata.Add(RateLimitEndpointFilter.Marker.Instance);
-            endpoint.FilterFactories.Add((_, next) => context => filter.InvokeAsync(context, next));
+            endpoint.Metadata.Add(RateLimitEndpointMarker.Instance);
         });
         return builder;
     }

@@ -1,10 +1,9 @@
-using Grpc.AspNetCore.Server;
 using Mesh.AspNetCore.RateLimiting.Internal;
 using Mesh.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -21,13 +20,10 @@ public static partial class MeshServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisStoreWarmup>());
         services.TryAddSingleton<InboundRateLimitGate>();
 
-        // A DI singleton: grpc-dotnet then reuses it instead of activating an interceptor per call.
-        services.TryAddSingleton<RateLimitInterceptor>();
-        services.TryAddSingleton<RateLimitEndpointFilter>();
-
-        // The decision itself: a middleware at the end of the application's pipeline, before any endpoint runs.
+        // The decision itself: routing selects, in place of each limited endpoint, a stand-in that decides before the
+        // endpoint runs; in a WebApplication's pipeline, a middleware before the endpoint middleware decides first.
         services.TryAddSingleton<RateLimitRejectionWriter>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, RateLimitMatcherPolicy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, RateLimitStartupFilter>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<GrpcServiceOptions>, AddRateLimitInterceptor>());
     }
 }

@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -228,57 +229,90 @@ public sealed class RateLimitMiddlewareTests
     }
 
     [Fact]
-    public async Task StartupClassRunningEndpointsItself_SpentCaller_InterceptorAndFilterStillReject()
+    public async Task StartupClassRunningEndpointsItself_SpentCaller_RejectedBeforeHandlerAndBinding()
     {
-        // A Startup-style pipeline calls UseEndpoints itself, so nothing can run between its routing and its endpoints:
-        // the gRPC interceptor and the endpoint filter take the decision there.
-        var calls = new HandlerCalls();
+        // A Startup-style pipeline calls UseRouting and UseEndpoints itself: routing still selects the deciding endpoint.
         using var host = Host.CreateDefaultBuilder()
             .ConfigureAppConfiguration(c =>
             {
                 c.Sources.Clear();
-                c.AddInMemoryCollection(new Dictionary<string, string?>
-                {
-                    ["Mesh:ServiceId"] = "echo-service",
-                    ["Mesh:Resilience:RateLimit:MaxRequests"] = "2",
-                });
+                c.AddInMemoryCollection(SpentAfterTwo);
             })
             .ConfigureLogging(l => l.ClearProviders())
             .ConfigureWebHostDefaults(web => web
                 .UseKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2))
                 .ConfigureServices(services =>
                 {
-                    services.AddSingleton(calls);
+                    services.AddSingleton<HandlerCalls>();
                     services.AddGrpc();
                     services.AddSecureMesh();
                 })
                 .Configure(app =>
                 {
                     app.UseRouting();
-                    app.UseEndpoints(endpoints =>
-                    {
-                        endpoints.MapGrpcService<RecordingEchoService>();
-                        endpoints.MapGet("/orders", () =>
-                        {
-                            calls.RecordHttp();
-                            return "ok";
-                        }).RequireMeshRateLimit();
-                    });
+                    app.UseEndpoints(MapEchoAndOrders);
                 }))
             .Build();
+
+        await AssertSecondCallOfEachKindRejectedAsync(host, "");
+    }
+
+    [Fact]
+    public async Task BranchWithRoutingOfItsOwn_SpentCaller_RejectedBeforeHandlerAndBinding()
+    {
+        // A branch of the pipeline (app.Map) with its own UseRouting and UseEndpoints routes with a matcher of its own.
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(SpentAfterTwo);
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.AddSingleton<HandlerCalls>();
+        builder.Services.AddGrpc();
+        builder.Services.AddSecureMesh();
+        await using var app = builder.Build();
+        app.Map("/branch", branch =>
+        {
+            branch.UseRouting();
+            branch.UseEndpoints(MapEchoAndOrders);
+        });
+
+        await AssertSecondCallOfEachKindRejectedAsync(app, "/branch");
+    }
+
+    private static readonly Dictionary<string, string?> SpentAfterTwo = new()
+    {
+        ["Mesh:ServiceId"] = "echo-service",
+        ["Mesh:Resilience:RateLimit:MaxRequests"] = "2",
+    };
+
+    private static void MapEchoAndOrders(IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGrpcService<RecordingEchoService>();
+        endpoints.MapPost("/orders", (OrderRequest order, HandlerCalls calls) =>
+        {
+            calls.RecordHttp();
+            return order.Item;
+        }).RequireMeshRateLimit();
+    }
+
+    // One admitted gRPC call and one admitted POST /orders, then a rejected one of each: the gRPC rejection is the
+    // trailers-only answer, and the HTTP one, with a body that does not bind, a 429 rather than a 400.
+    private static async Task AssertSecondCallOfEachKindRejectedAsync(IHost host, string pathBase)
+    {
         await host.StartAsync(TestContext.Current.CancellationToken);
         var address = new Uri(host.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
         using var http = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        using var channel = GrpcChannel.ForAddress(address);
-        var client = new Echo.EchoClient(channel);
+        var orders = new Uri(pathBase + "/orders", UriKind.Relative);
 
-        await client.SayAsync(new EchoRequest(), cancellationToken: TestContext.Current.CancellationToken);
-        using var httpAdmitted = await http.GetAsync(new Uri("/orders", UriKind.Relative), TestContext.Current.CancellationToken);
-        var error = await Assert.ThrowsAsync<RpcException>(() => client.SayAsync(new EchoRequest(), cancellationToken: TestContext.Current.CancellationToken).ResponseAsync);
-        using var httpRejected = await http.GetAsync(new Uri("/orders", UriKind.Relative), TestContext.Current.CancellationToken);
+        var grpcAdmitted = await RawGrpcCall.SendAsync(http, pathBase + SayPath, new EchoRequest { Text = "hi" });
+        using var httpAdmitted = await http.PostAsync(orders, Json("""{ "item": "book", "quantity": 1 }"""), TestContext.Current.CancellationToken);
+        var grpcRejected = await RawGrpcCall.SendAsync(http, pathBase + SayPath, new EchoRequest { Text = "hi" });
+        using var httpRejected = await http.PostAsync(orders, Json("not json"), TestContext.Current.CancellationToken);
         await host.StopAsync(TestContext.Current.CancellationToken);
 
-        Assert.Equal((StatusCode.ResourceExhausted, "rate-limit"), (error.StatusCode, error.Trailers.GetValue("x-mesh-rejected")));
+        var calls = host.Services.GetRequiredService<HandlerCalls>();
+        Assert.Equal(("0", HttpStatusCode.OK), (grpcAdmitted.GrpcStatus, httpAdmitted.StatusCode));
+        Assert.Equal(("8", "rate-limit"), (grpcRejected.Header("grpc-status"), grpcRejected.Header("x-mesh-rejected")));
+        Assert.Empty(grpcRejected.Response.TrailingHeaders);
         Assert.Equal(HttpStatusCode.TooManyRequests, httpRejected.StatusCode);
         Assert.Equal("rate-limit", httpRejected.Headers.GetValues("x-mesh-rejected").Single());
         Assert.Equal((1, 1), (calls.Grpc, calls.Http));

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.AspNetCore.RateLimiting.Internal;
 
@@ -17,7 +16,8 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// between the routing it adds and the endpoint middleware it adds; after the application's configuration, the outer
 /// builder's route builder property holds the <c>WebApplication</c>, and a middleware added to it lands there. Where the
 /// pipeline is not a <c>WebApplication</c>'s (a <c>Startup</c> class that calls <c>UseEndpoints</c> itself), the
-/// middleware is not added and the gRPC interceptor and the endpoint filter take the decision instead.
+/// middleware is not added and the stand-in endpoints of <see cref="RateLimitMatcherPolicy"/> take the decision when
+/// they run.
 /// </remarks>
 internal sealed class RateLimitStartupFilter : IStartupFilter
 {
@@ -31,10 +31,7 @@ internal sealed class RateLimitStartupFilter : IStartupFilter
             && routeBuilder is IApplicationBuilder application
             && !ReferenceEquals(application, app))
         {
-            var services = app.ApplicationServices;
-            var gate = services.GetRequiredService<InboundRateLimitGate>();
-            var rejections = services.GetRequiredService<RateLimitRejectionWriter>();
-            application.Use(rest => new RateLimitMiddleware(rest, gate, rejections).InvokeAsync);
+            application.Use(static rest => new RateLimitMiddleware(rest).InvokeAsync);
         }
     };
 }
