@@ -39,6 +39,8 @@ public static class LoadRun
     public const string H2LoadCpusOption = "--h2load-cpus";
     private const string OrdersPath = "/orders";
     private const string PingPath = "/mesh.benchmarks.Bench/Ping";
+    private const int MaxMethodsCompiledInASettledPass = 20;
+    private const int MaxWarmUpPasses = 12;
 
     public static int Run(string[] args)
     {
@@ -92,11 +94,24 @@ public static class LoadRun
 
             Prepare(servers[0].Server, servers[1].Server, servers[2].Server, servers[3].Server, servers[4].Server);
 
-            // One untimed pass per server first: the JIT's tiers and the connection pools settle before any round counts.
-            foreach (var (_, server, path, body, contentType) in servers.Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
+            // Untimed passes over every server first, until a whole pass compiles (next to) no method: the JIT's tiers
+            // (tier 0, instrumented, tier 1) settle before any round counts. On one core the JIT's background thread
+            // competes with the servers, and a single pass left it compiling through the first rounds.
+            var warmUpPasses = 0;
+            long compiled;
+            do
             {
-                H2Load(new Uri(server.Address, path), body, contentType, connections, streams, requests, h2loadCpus);
+                compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+                foreach (var (_, server, path, body, contentType) in servers.Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
+                {
+                    H2Load(new Uri(server.Address, path), body, contentType, connections, streams, requests, h2loadCpus);
+                }
+
+                warmUpPasses++;
             }
+            while (System.Runtime.JitInfo.GetCompiledMethodCount() - compiled > MaxMethodsCompiledInASettledPass && warmUpPasses < MaxWarmUpPasses);
+
+            Console.WriteLine($"{warmUpPasses} untimed pass(es) before the JIT settled ({System.Runtime.JitInfo.GetCompiledMethodCount() - compiled} methods compiled in the last)");
 
             using var sampler = args.Contains(AllocationTypesOption, StringComparer.OrdinalIgnoreCase) ? new AllocationTypeSampler() : null;
             sampler?.PrintAndReset("start-up");

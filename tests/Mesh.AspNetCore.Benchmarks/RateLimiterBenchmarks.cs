@@ -13,7 +13,7 @@ using Microsoft.Extensions.Options;
 namespace Mesh.AspNetCore.Benchmarks;
 
 /// <summary>
-/// Class 4, in-process: the per-request work of the rate-limit interceptor and endpoint filter (resolve the caller,
+/// Class 4, in-process: the per-request work of the inbound rate-limit decision (resolve the caller,
 /// acquire from its partition, record the decision), with 10,000 active caller partitions against 1, and a rejected
 /// request against an admitted one. No network, so the limiter's own cost is not hidden by the call's.
 /// </summary>

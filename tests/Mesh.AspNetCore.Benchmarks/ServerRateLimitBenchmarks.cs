@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Mesh.AspNetCore.Benchmarks;
 
 /// <summary>
-/// Class 4, over the wire: unary calls over loopback HTTP/2 to a server with the mesh's rate-limit interceptor against
+/// Class 4, over the wire: unary calls over loopback HTTP/2 to a server with the mesh's inbound rate limit against
 /// one without it; 10,000 active caller partitions against 1; a rejected call against an admitted one.
 /// </summary>
 /// <remarks>Allocations count both ends of the call: client and server run in this process.</remarks>
@@ -90,12 +90,12 @@ public class ServerRateLimitBenchmarks
         _exhaustedServer.Dispose();
     }
 
-    [Benchmark(Baseline = true, Description = "No rate-limit interceptor")]
-    [BenchmarkCategory("4a interceptor")]
+    [Benchmark(Baseline = true, Description = "No rate limit (plain server)")]
+    [BenchmarkCategory("4a admitted")]
     public async Task<PingReply> NoInterceptor() => await _plain.PingAsync(_request);
 
-    [Benchmark(Description = "Rate-limit interceptor, under the limit")]
-    [BenchmarkCategory("4a interceptor")]
+    [Benchmark(Description = "Mesh rate limit, under the limit")]
+    [BenchmarkCategory("4a admitted")]
     public async Task<PingReply> UnderLimit() => await _limited.PingAsync(_request);
 
     [Benchmark(Baseline = true, Description = "1 active caller partition")]
