@@ -24,9 +24,10 @@ using Microsoft.Extensions.Logging;
 namespace Mesh.AspNetCore.Tests.RateLimiting;
 
 /// <summary>
-/// Where the decision is taken: a middleware that <c>AddSecureMesh()</c> puts after routing and before the endpoint,
-/// answering a rejected gRPC call with a trailers-only response and a rejected HTTP request with a 429, before
-/// grpc-dotnet's call handler and before parameter binding. Real Kestrel, real clients.
+/// Where the decision is taken: after routing and before the endpoint (in a <c>WebApplication</c> by a middleware before
+/// the endpoint middleware, elsewhere by the stand-in endpoint routing selects), answering a rejected gRPC call with a
+/// trailers-only response and a rejected HTTP request with a 429, before grpc-dotnet's call handler and before parameter
+/// binding. Real Kestrel, real clients.
 /// </summary>
 public sealed class RateLimitMiddlewareTests
 {
@@ -74,9 +75,9 @@ public sealed class RateLimitMiddlewareTests
     {
         await using var service = await RateLimitedService.StartAsync("""{ "MaxRequests": 100 }""");
 
-        foreach (var callType in RateLimitInterceptorTests.CallTypes)
+        foreach (var callType in GrpcRateLimitTests.CallTypes)
         {
-            Assert.Equal(StatusCode.OK, await RateLimitInterceptorTests.CallAsync(service.Client, callType));
+            Assert.Equal(StatusCode.OK, await GrpcRateLimitTests.CallAsync(service.Client, callType));
         }
 
         var stats = service.Host.Services.GetRequiredService<ISecureMesh>().GetStats().Metrics;
@@ -276,6 +277,35 @@ public sealed class RateLimitMiddlewareTests
         });
 
         await AssertSecondCallOfEachKindRejectedAsync(app, "/branch");
+    }
+
+    [Fact]
+    public async Task WebApplication_AdmittedRequest_HandlerSeesTheEndpointRoutingMatched()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(SpentAfterTwo);
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.AddSecureMesh();
+        await using var app = builder.Build();
+        Endpoint? seen = null;
+        app.MapGet("/orders", (HttpContext context) =>
+        {
+            seen = context.GetEndpoint();
+            return "ok";
+        }).RequireMeshRateLimit();
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+        using var http = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+
+        using var response = await http.GetAsync(new Uri("/orders", UriKind.Relative), TestContext.Current.CancellationToken);
+
+        // The endpoint routing matched, not the stand-in it selected in its place.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.NotNull(seen);
+        Assert.Null(RateLimitedEndpoint.Of(seen));
+        Assert.Equal("/orders", ((RouteEndpoint)seen).RoutePattern.RawText);
+        Assert.NotNull(seen.Metadata.GetMetadata<RateLimitEndpointMarker>());
     }
 
     private static readonly Dictionary<string, string?> SpentAfterTwo = new()

@@ -29,7 +29,7 @@ public sealed class RejectionFloodTests
 
         // A real gRPC client (grpc-dotnet), unary and server-streaming calls 32 at once, and HTTP requests to the marked endpoint.
         var statuses = await Task.WhenAll(Enumerable.Range(0, Requests / 2).Select(i =>
-            RateLimitInterceptorTests.CallAsync(service.Client, i % 2 == 0 ? "unary" : "server-streaming")));
+            GrpcRateLimitTests.CallAsync(service.Client, i % 2 == 0 ? "unary" : "server-streaming")));
 
         var httpStatuses = await Task.WhenAll(Enumerable.Range(0, Requests / 2).Select(async _ =>
         {
@@ -60,7 +60,7 @@ public sealed class RejectionFloodTests
         // The client streams a message and may still be writing when its answer comes: the server neither waits for the
         // end of the request nor lets Kestrel log that the request was not read.
         var statuses = await Task.WhenAll(Enumerable.Range(0, Requests / 2).Select(i =>
-            RateLimitInterceptorTests.CallAsync(service.Client, i % 2 == 0 ? "client-streaming" : "duplex")));
+            GrpcRateLimitTests.CallAsync(service.Client, i % 2 == 0 ? "client-streaming" : "duplex")));
 
         Assert.All(statuses, s => Assert.Equal(StatusCode.ResourceExhausted, s));
         var others = service.Host.Logs.Entries.Skip(before).Where(e => !(e.Category == HostingCategory && e.EventId.Id is 1 or 2)).ToList();

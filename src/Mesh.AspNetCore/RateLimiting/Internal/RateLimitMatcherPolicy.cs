@@ -16,9 +16,9 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// </summary>
 /// <remarks>
 /// Routing's own policies build endpoints of their own the same way (the <c>405</c> endpoint of an HTTP method
-/// mismatch). The endpoint routing selects is therefore not the instance of the endpoint data source, but carries the
-/// same metadata (<see cref="RateLimitMiddleware"/> puts the data source's instance back on a request it admits); each
-/// data-source endpoint has one stand-in for the application's lifetime, through rebuilds of the matcher.
+/// mismatch). The endpoint routing selects is therefore not the one it matched, but carries the same metadata
+/// (<see cref="RateLimitMiddleware"/> puts the matched one back on a request it admits); each matched endpoint has one
+/// stand-in for as long as it lives, through rebuilds of the matcher.
 /// </remarks>
 internal sealed class RateLimitMatcherPolicy(InboundRateLimitGate gate, RateLimitRejectionWriter rejections) : MatcherPolicy, INodeBuilderPolicy
 {

@@ -7,7 +7,7 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// the endpoint (and after authentication and authorization) and before the endpoint middleware: a rejection there is
 /// answered without the endpoint middleware's "Executing endpoint" and "Executed endpoint" log lines. Routing selected a
 /// <see cref="RateLimitedEndpoint"/> stand-in for each limited endpoint; an admitted request goes on with the endpoint
-/// of the data source, so the stand-in does not decide again. Every other request passes untouched.
+/// routing matched, so the stand-in does not decide again. Every other request passes untouched.
 /// </summary>
 internal sealed class RateLimitMiddleware(RequestDelegate next)
 {

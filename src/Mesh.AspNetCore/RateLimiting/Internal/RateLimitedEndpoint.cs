@@ -32,7 +32,7 @@ internal sealed class RateLimitedEndpoint
         _singleRequestMessage = singleRequestMessage;
     }
 
-    /// <summary>The endpoint of the data source that the stand-in takes the place of.</summary>
+    /// <summary>The endpoint routing matched, whose place the stand-in takes.</summary>
     public RouteEndpoint Original { get; }
 
     /// <summary>The decision behind <paramref name="standIn"/>, or <see langword="null"/> when it is not a stand-in.</summary>

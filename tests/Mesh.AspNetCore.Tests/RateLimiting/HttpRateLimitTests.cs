@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Mesh.AspNetCore.Tests.RateLimiting;
 
 /// <summary>The inbound rate limit on HTTP endpoints marked with <c>RequireMeshRateLimit()</c>, over real Kestrel.</summary>
-public sealed class RateLimitEndpointFilterTests
+public sealed class HttpRateLimitTests
 {
     [Fact]
     public async Task RequireMeshRateLimit_OverLimit_Returns429WithRetryAfterAndProblemDetails()

@@ -11,7 +11,7 @@ using Microsoft.Extensions.Options;
 namespace Mesh.AspNetCore.Tests.RateLimiting;
 
 /// <summary>The inbound rate limit on gRPC calls, over real Kestrel and real gRPC clients.</summary>
-public sealed class RateLimitInterceptorTests
+public sealed class GrpcRateLimitTests
 {
     [Fact]
     public async Task Say_PerCaller_EachServiceIdGetsItsOwnQuota()
