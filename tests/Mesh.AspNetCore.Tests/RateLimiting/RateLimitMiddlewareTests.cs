@@ -279,6 +279,59 @@ public sealed class RateLimitMiddlewareTests
         await AssertSecondCallOfEachKindRejectedAsync(app, "/branch");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AppWithCatchAllAndParameterRoutes_AdmittedRequests_EachCountedOnce(bool startupStyle)
+    {
+        // Routes with parameters and catch-alls (the dashboard's, an application's own) put one endpoint in several of
+        // routing's nodes; each limited endpoint still decides once per request, before the endpoint middleware or not.
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Mesh:ServiceId"] = "order-service", ["Mesh:Resilience:RateLimit:MaxRequests"] = "100" });
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.AddSingleton<HandlerCalls>();
+        builder.Services.AddGrpc();
+        builder.Services.AddSecureMesh();
+        await using var app = builder.Build();
+        void Map(IEndpointRouteBuilder endpoints)
+        {
+            MapEchoAndOrders(endpoints);
+            endpoints.MapGet("/orders/{id}", (string id) => id).RequireMeshRateLimit();
+            endpoints.MapGet("/files/{**path}", (string path) => path);
+            endpoints.MapMeshStats("/mesh/stats");
+            endpoints.MapMeshDashboard("/mesh/dashboard");
+        }
+
+        var pathBase = "";
+        if (startupStyle)
+        {
+            pathBase = "/branch";
+            app.Map(pathBase, branch =>
+            {
+                branch.UseRouting();
+                branch.UseEndpoints(Map);
+            });
+        }
+        else
+        {
+            Map(app);
+        }
+
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+        using var http = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+
+        var grpc = await RawGrpcCall.SendAsync(http, pathBase + SayPath, new EchoRequest { Text = "hi" });
+        using var post = await http.PostAsync(new Uri(pathBase + "/orders", UriKind.Relative), Json("""{ "item": "book", "quantity": 1 }"""), TestContext.Current.CancellationToken);
+        using var get = await http.GetAsync(new Uri(pathBase + "/orders/42", UriKind.Relative), TestContext.Current.CancellationToken);
+        using var file = await http.GetAsync(new Uri(pathBase + "/files/a/b", UriKind.Relative), TestContext.Current.CancellationToken);
+
+        Assert.Equal(("0", HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK), (grpc.GrpcStatus, post.StatusCode, get.StatusCode, file.StatusCode));
+        var stats = app.Services.GetRequiredService<ISecureMesh>().GetStats().Metrics;
+        Assert.Equal((3, 0), (stats.RateLimitAllowed, stats.RateLimitBlocked));
+    }
+
     [Fact]
     public async Task WebApplication_AdmittedRequest_HandlerSeesTheEndpointRoutingMatched()
     {

@@ -38,9 +38,12 @@ internal sealed class RateLimitedEndpoint
     /// <summary>The decision behind <paramref name="standIn"/>, or <see langword="null"/> when it is not a stand-in.</summary>
     public static RateLimitedEndpoint? Of(Endpoint? standIn) => standIn?.RequestDelegate?.Target as RateLimitedEndpoint;
 
-    /// <summary>Whether <paramref name="endpoint"/> is limited: a gRPC method but the health service's, or an endpoint marked <c>RequireMeshRateLimit()</c>.</summary>
+    /// <summary>
+    /// Whether <paramref name="endpoint"/> is limited: a gRPC method but the health service's, or an endpoint marked
+    /// <c>RequireMeshRateLimit()</c>. A stand-in is not: it already decides, and wrapping it again would count twice.
+    /// </summary>
     public static bool IsLimited(Endpoint endpoint) =>
-        endpoint.RequestDelegate is not null
+        endpoint.RequestDelegate is { Target: not RateLimitedEndpoint }
         && (endpoint.Metadata.GetMetadata<GrpcMethodMetadata>() is { } grpc
             ? !string.Equals(grpc.Method.ServiceName, RateLimitConstants.HealthServiceName, StringComparison.Ordinal)
             : endpoint.Metadata.GetMetadata<RateLimitEndpointMarker>() is not null);
