@@ -98,20 +98,21 @@ public static class LoadRun
             // (tier 0, instrumented, tier 1) settle before any round counts. On one core the JIT's background thread
             // competes with the servers, and a single pass left it compiling through the first rounds.
             var warmUpPasses = 0;
-            long compiled;
+            long compiledInLastPass;
             do
             {
-                compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+                var compiledBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
                 foreach (var (_, server, path, body, contentType) in servers.Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
                 {
                     H2Load(new Uri(server.Address, path), body, contentType, connections, streams, requests, h2loadCpus);
                 }
 
                 warmUpPasses++;
+                compiledInLastPass = System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore;
             }
-            while (System.Runtime.JitInfo.GetCompiledMethodCount() - compiled > MaxMethodsCompiledInASettledPass && warmUpPasses < MaxWarmUpPasses);
+            while (compiledInLastPass > MaxMethodsCompiledInASettledPass && warmUpPasses < MaxWarmUpPasses);
 
-            Console.WriteLine($"{warmUpPasses} untimed pass(es) before the JIT settled ({System.Runtime.JitInfo.GetCompiledMethodCount() - compiled} methods compiled in the last)");
+            Console.WriteLine($"{warmUpPasses} untimed pass(es) before the JIT settled ({compiledInLastPass} methods compiled in the last)");
 
             using var sampler = args.Contains(AllocationTypesOption, StringComparer.OrdinalIgnoreCase) ? new AllocationTypeSampler() : null;
             sampler?.PrintAndReset("start-up");

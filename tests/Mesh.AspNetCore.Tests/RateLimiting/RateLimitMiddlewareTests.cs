@@ -212,9 +212,7 @@ public sealed class RateLimitMiddlewareTests
             return order.Item;
         }).RequireMeshRateLimit();
         app.MapMeshStats("/mesh/stats");
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
-        using var http = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var http = await StartAsync(app);
 
         var grpcAdmitted = await RawGrpcCall.SendAsync(http, SayPath, new EchoRequest { Text = "hi" });
         using var httpAdmitted = await http.PostAsync(new Uri("/orders", UriKind.Relative), Json("""{ "item": "book", "quantity": 1 }"""), TestContext.Current.CancellationToken);
@@ -262,14 +260,7 @@ public sealed class RateLimitMiddlewareTests
     public async Task BranchWithRoutingOfItsOwn_SpentCaller_RejectedBeforeHandlerAndBinding()
     {
         // A branch of the pipeline (app.Map) with its own UseRouting and UseEndpoints routes with a matcher of its own.
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(SpentAfterTwo);
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
-        builder.Services.AddSingleton<HandlerCalls>();
-        builder.Services.AddGrpc();
-        builder.Services.AddSecureMesh();
-        await using var app = builder.Build();
+        await using var app = LoopbackApp(SpentAfterTwo);
         app.Map("/branch", branch =>
         {
             branch.UseRouting();
@@ -282,18 +273,11 @@ public sealed class RateLimitMiddlewareTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task AppWithCatchAllAndParameterRoutes_AdmittedRequests_EachCountedOnce(bool startupStyle)
+    public async Task AppWithCatchAllAndParameterRoutes_AdmittedRequests_EachCountedOnce(bool inABranch)
     {
         // Routes with parameters and catch-alls (the dashboard's, an application's own) put one endpoint in several of
         // routing's nodes; each limited endpoint still decides once per request, before the endpoint middleware or not.
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Mesh:ServiceId"] = "order-service", ["Mesh:Resilience:RateLimit:MaxRequests"] = "100" });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
-        builder.Services.AddSingleton<HandlerCalls>();
-        builder.Services.AddGrpc();
-        builder.Services.AddSecureMesh();
-        await using var app = builder.Build();
+        await using var app = LoopbackApp(new() { ["Mesh:ServiceId"] = "order-service", ["Mesh:Resilience:RateLimit:MaxRequests"] = "100" });
         void Map(IEndpointRouteBuilder endpoints)
         {
             MapEchoAndOrders(endpoints);
@@ -304,7 +288,7 @@ public sealed class RateLimitMiddlewareTests
         }
 
         var pathBase = "";
-        if (startupStyle)
+        if (inABranch)
         {
             pathBase = "/branch";
             app.Map(pathBase, branch =>
@@ -318,9 +302,7 @@ public sealed class RateLimitMiddlewareTests
             Map(app);
         }
 
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
-        using var http = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var http = await StartAsync(app);
 
         var grpc = await RawGrpcCall.SendAsync(http, pathBase + SayPath, new EchoRequest { Text = "hi" });
         using var post = await http.PostAsync(new Uri(pathBase + "/orders", UriKind.Relative), Json("""{ "item": "book", "quantity": 1 }"""), TestContext.Current.CancellationToken);
@@ -335,21 +317,14 @@ public sealed class RateLimitMiddlewareTests
     [Fact]
     public async Task WebApplication_AdmittedRequest_HandlerSeesTheEndpointRoutingMatched()
     {
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(SpentAfterTwo);
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
-        builder.Services.AddSecureMesh();
-        await using var app = builder.Build();
+        await using var app = LoopbackApp(SpentAfterTwo);
         Endpoint? seen = null;
         app.MapGet("/orders", (HttpContext context) =>
         {
             seen = context.GetEndpoint();
             return "ok";
         }).RequireMeshRateLimit();
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
-        using var http = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var http = await StartAsync(app);
 
         using var response = await http.GetAsync(new Uri("/orders", UriKind.Relative), TestContext.Current.CancellationToken);
 
@@ -367,6 +342,27 @@ public sealed class RateLimitMiddlewareTests
         ["Mesh:Resilience:RateLimit:MaxRequests"] = "2",
     };
 
+    // A WebApplication with the mesh and grpc-dotnet, serving HTTP/2 on a loopback port of its own.
+    private static WebApplication LoopbackApp(Dictionary<string, string?> configuration)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(configuration);
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.AddSingleton<HandlerCalls>();
+        builder.Services.AddGrpc();
+        builder.Services.AddSecureMesh();
+        return builder.Build();
+    }
+
+    // Starts the host and returns an HTTP/2 client of the address its server listens on.
+    private static async Task<HttpClient> StartAsync(IHost host)
+    {
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        var address = new Uri(host.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+        return new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+    }
+
     private static void MapEchoAndOrders(IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<RecordingEchoService>();
@@ -381,9 +377,7 @@ public sealed class RateLimitMiddlewareTests
     // trailers-only answer, and the HTTP one, with a body that does not bind, a 429 rather than a 400.
     private static async Task AssertSecondCallOfEachKindRejectedAsync(IHost host, string pathBase)
     {
-        await host.StartAsync(TestContext.Current.CancellationToken);
-        var address = new Uri(host.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
-        using var http = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var http = await StartAsync(host);
         var orders = new Uri(pathBase + "/orders", UriKind.Relative);
 
         var grpcAdmitted = await RawGrpcCall.SendAsync(http, pathBase + SayPath, new EchoRequest { Text = "hi" });
