@@ -39,8 +39,9 @@ public static class LoadRun
     public const string H2LoadCpusOption = "--h2load-cpus";
     private const string OrdersPath = "/orders";
     private const string PingPath = "/mesh.benchmarks.Bench/Ping";
-    private const int MaxMethodsCompiledInASettledPass = 20;
-    private const int MaxWarmUpPasses = 12;
+    private const int MaxMethodsCompiledInAQuietPass = 2;
+    private const int SettledPassesInARow = 3;
+    private const int MaxWarmUpPasses = 40;
 
     public static int Run(string[] args)
     {
@@ -94,12 +95,14 @@ public static class LoadRun
 
             Prepare(servers[0].Server, servers[1].Server, servers[2].Server, servers[3].Server, servers[4].Server);
 
-            // Untimed passes over every server first, until a whole pass compiles (next to) no method: the JIT's tiers
-            // (tier 0, instrumented, tier 1) settle before any round counts. On one core the JIT's background thread
-            // competes with the servers, and a single pass left it compiling through the first rounds.
+            // Untimed passes over every server first, until the JIT's tiers (tier 0, instrumented, tier 1) have settled:
+            // three passes in a row that compile (next to) no method. The tiered compiler promotes methods in bursts,
+            // whenever its call-counting delay runs out, so a single quiet pass says little: runs that stopped at the
+            // first quiet pass went on compiling hundreds of methods a round, with rounds at half the settled speed. On
+            // one core the JIT's background thread also competes with the servers for it.
             var warmUpPasses = 0;
-            long compiledInLastPass;
-            do
+            var quietPassesInARow = 0;
+            while (quietPassesInARow < SettledPassesInARow && warmUpPasses < MaxWarmUpPasses)
             {
                 var compiledBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
                 foreach (var (_, server, path, body, contentType) in servers.Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
@@ -108,11 +111,14 @@ public static class LoadRun
                 }
 
                 warmUpPasses++;
-                compiledInLastPass = System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore;
+                var compiled = System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore;
+                quietPassesInARow = compiled <= MaxMethodsCompiledInAQuietPass ? quietPassesInARow + 1 : 0;
+                Console.WriteLine($"untimed pass {warmUpPasses}: {compiled} methods compiled");
             }
-            while (compiledInLastPass > MaxMethodsCompiledInASettledPass && warmUpPasses < MaxWarmUpPasses);
 
-            Console.WriteLine($"{warmUpPasses} untimed pass(es) before the JIT settled ({compiledInLastPass} methods compiled in the last)");
+            Console.WriteLine(quietPassesInARow == SettledPassesInARow
+                ? $"{warmUpPasses} untimed passes before the JIT settled ({SettledPassesInARow} in a row compiled at most {MaxMethodsCompiledInAQuietPass} methods each)"
+                : $"the JIT had not settled after {warmUpPasses} untimed passes; the rounds below count methods it still compiled");
 
             using var sampler = args.Contains(AllocationTypesOption, StringComparer.OrdinalIgnoreCase) ? new AllocationTypeSampler() : null;
             sampler?.PrintAndReset("start-up");
@@ -136,12 +142,14 @@ public static class LoadRun
                         continue;
                     }
 
+                    var compiledBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
                     var (rate, cpuPerRequest, bytesPerRequest) = H2Load(new Uri(server.Address, path), body, contentType, connections, streams, requests, h2loadCpus);
+                    var compiled = System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore;
                     rates[i].Add(rate);
                     cpu[i].Add(cpuPerRequest);
                     allocations[i].Add(bytesPerRequest);
                     sampler?.PrintAndReset(name);
-                    Console.WriteLine($"round {round}: {name}: {rate:F0} req/s, server CPU {cpuPerRequest:F2} us/request, {bytesPerRequest:F0} B/request");
+                    Console.WriteLine($"round {round}: {name}: {rate:F0} req/s, server CPU {cpuPerRequest:F2} us/request, {bytesPerRequest:F0} B/request, {compiled} methods compiled by the JIT");
                 }
             }
 
