@@ -23,14 +23,16 @@ namespace Mesh.AspNetCore.Benchmarks;
 /// servers allocated in each scenario, from the runtime's allocation samples; <c>--h2load-cpus</c> runs h2load with
 /// <c>taskset -c</c> on those CPUs, so that with the servers started under <c>taskset</c> on the others the two never
 /// share a core).
-/// Five in-process Kestrel servers on 127.0.0.1; each round loads each of them in turn (interleaved, so that the
+/// Six in-process Kestrel servers on 127.0.0.1; each round loads each of them in turn (interleaved, so that the
 /// machine's changing load spreads over every scenario) and the medians of the rounds give the ratios.
 /// </summary>
 /// <remarks>
 /// gRPC: the trivial unary <c>Ping</c> on a server without the mesh, with the mesh admitting every call, and with the
 /// mesh rejecting every call (the caller's quota of the day is spent). HTTP: <c>POST /orders</c> with a small JSON body,
 /// rejected by the mesh (<c>RequireMeshRateLimit()</c>) and by ASP.NET Core's own limiter
-/// (<c>AddRateLimiter</c> + <c>AddFixedWindowLimiter</c> + <c>UseRateLimiter</c>, sending <c>Retry-After</c>).
+/// (<c>AddRateLimiter</c> + <c>AddFixedWindowLimiter</c> + <c>UseRateLimiter</c>, sending <c>Retry-After</c>). Last,
+/// <c>Ping</c> on the mesh with no rate limit configured: its middleware and routing's stand-ins without a decision,
+/// which splits what the admitting mesh adds to a plain server into the mesh being there and the decision itself.
 /// </remarks>
 public static class LoadRun
 {
@@ -92,8 +94,9 @@ public static class LoadRun
                     app.UseRateLimiter();
                     app.MapPost(OrdersPath, (Order order) => order.Item).RequireRateLimiting("fixed");
                 }), OrdersPath, jsonBody, "application/json"));
+            servers.Add(("gRPC, mesh, rate limit off", BenchmarkServer.Start(MeshConfiguration.NoRateLimit(), s => s.AddSecureMesh()), PingPath, grpcBody, "application/grpc"));
 
-            Prepare(servers[0].Server, servers[1].Server, servers[2].Server, servers[3].Server, servers[4].Server);
+            Prepare(servers[0].Server, servers[1].Server, servers[2].Server, servers[3].Server, servers[4].Server, servers[5].Server);
 
             // Untimed passes over every server first, until the JIT's tiers (tier 0, instrumented, tier 1) have settled:
             // three passes in a row that compile (next to) no method. The tiered compiler promotes methods in bursts,
@@ -169,6 +172,7 @@ public static class LoadRun
             Console.WriteLine($"mesh admitted / plain server:            {medianRates[1] / medianRates[0]:F2} ({medianCpu[0] / medianCpu[1]:F2}) (goal >= 0.97)");
             Console.WriteLine($"mesh rejected / plain server (admitted): {medianRates[2] / medianRates[0]:F2} ({medianCpu[0] / medianCpu[2]:F2}) (goal >= 1.10)");
             Console.WriteLine($"mesh HTTP rejected / AddRateLimiter:     {medianRates[3] / medianRates[4]:F2} ({medianCpu[4] / medianCpu[3]:F2}) (goal >= 0.90)");
+            Console.WriteLine($"mesh, rate limit off / plain server:     {medianRates[5] / medianRates[0]:F2} ({medianCpu[0] / medianCpu[5]:F2}) (no goal: the mesh's middleware without a decision)");
 
             // The scenarios of one round ran within seconds of each other: a ratio taken within each round cancels the
             // machine's slower changes of speed, which the medians of the whole run keep.
@@ -177,6 +181,8 @@ public static class LoadRun
             Console.WriteLine($"mesh admitted / plain server:            {WithinRounds(rates[1], rates[0])}, CPU {WithinRounds(cpu[0], cpu[1])}");
             Console.WriteLine($"mesh rejected / plain server (admitted): {WithinRounds(rates[2], rates[0])}, CPU {WithinRounds(cpu[0], cpu[2])}");
             Console.WriteLine($"mesh HTTP rejected / AddRateLimiter:     {WithinRounds(rates[3], rates[4])}, CPU {WithinRounds(cpu[4], cpu[3])}");
+            Console.WriteLine($"mesh, rate limit off / plain server:     {WithinRounds(rates[5], rates[0])}, CPU {WithinRounds(cpu[0], cpu[5])}");
+            Console.WriteLine($"mesh admitted / mesh, rate limit off:    {WithinRounds(rates[1], rates[5])}, CPU {WithinRounds(cpu[5], cpu[1])}");
             return 0;
         }
         finally
@@ -205,16 +211,18 @@ public static class LoadRun
     }
 
     /// <summary>Spends the quotas of the rejecting servers and checks that every server answers as its scenario says.</summary>
-    private static void Prepare(BenchmarkServer plain, BenchmarkServer admitting, BenchmarkServer rejecting, BenchmarkServer meshHttp, BenchmarkServer aspNetHttp)
+    private static void Prepare(BenchmarkServer plain, BenchmarkServer admitting, BenchmarkServer rejecting, BenchmarkServer meshHttp, BenchmarkServer aspNetHttp, BenchmarkServer limitOff)
     {
         var request = new PingRequest { Text = "ping" };
         using var plainCall = new RawGrpcHttpClient(plain.Address, PingPath, request);
         using var admittedCall = new RawGrpcHttpClient(admitting.Address, PingPath, request);
         using var rejectedCall = new RawGrpcHttpClient(rejecting.Address, PingPath, request);
+        using var limitOffCall = new RawGrpcHttpClient(limitOff.Address, PingPath, request);
         Expect(plainCall.CallAsync().GetAwaiter().GetResult() == (int)StatusCode.OK, "the plain server answers OK");
         Expect(admittedCall.CallAsync().GetAwaiter().GetResult() == (int)StatusCode.OK, "the admitting mesh answers OK");
         Expect(rejectedCall.CallAsync().GetAwaiter().GetResult() == (int)StatusCode.OK, "the rejecting mesh admits its first call");
         Expect(rejectedCall.CallAsync().GetAwaiter().GetResult() == (int)StatusCode.ResourceExhausted, "the rejecting mesh rejects");
+        Expect(limitOffCall.CallAsync().GetAwaiter().GetResult() == (int)StatusCode.OK, "the mesh without a rate limit answers OK");
 
         foreach (var (server, name) in new[] { (meshHttp, "the mesh"), (aspNetHttp, "AddRateLimiter") })
         {

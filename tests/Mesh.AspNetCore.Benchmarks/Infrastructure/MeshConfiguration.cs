@@ -7,6 +7,12 @@ internal static class MeshConfiguration
 {
     public const string BenchServiceId = "bench-service";
 
+    /// <summary>A service with no inbound rate limit configured: the limit is off.</summary>
+    public static Dictionary<string, string?> NoRateLimit() => new()
+    {
+        ["Mesh:ServiceId"] = "bench-server",
+    };
+
     /// <summary>A service that limits inbound calls to <paramref name="maxRequests"/> per caller per day.</summary>
     public static Dictionary<string, string?> RateLimited(int maxRequests) => new()
     {
