@@ -8,8 +8,8 @@ using Microsoft.Extensions.Options;
 namespace Mesh.AspNetCore.RateLimiting.Internal;
 
 /// <summary>
-/// The one decision point shared by the gRPC interceptor and the HTTP endpoint filter, so both transports count in
-/// the same partitions: resolves the caller, asks the configured store (<c>Store: Memory</c> or <c>Redis</c>), records
+/// The one decision point of every limited endpoint, gRPC and HTTP (<see cref="RateLimitedEndpoint"/>), so both
+/// transports count in the same partitions: resolves the caller, asks the configured store (<c>Store: Memory</c> or <c>Redis</c>), records
 /// the decision and logs rejections.
 /// </summary>
 internal sealed partial class InboundRateLimitGate : IDisposable
