@@ -34,6 +34,7 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
 {
     private readonly IOptionsMonitor<SecureMeshOptions> _options;
     private readonly TimeProvider _time;
+    private readonly long _timestampFrequency;
     private readonly ITimer _sweepTimer;
     private readonly Lock _sweepLock = new();
     private ConcurrentDictionary<CallerKey, Window> _windows = new();
@@ -49,6 +50,7 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
     {
         _options = options;
         _time = time;
+        _timestampFrequency = time.TimestampFrequency;
         var interval = TimeSpan.FromMilliseconds(RateLimitConstants.SweepIntervalMs);
         _sweepTimer = time.CreateTimer(static state => ((MeshRateLimiter)state!).RemoveIdlePartitions(), this, interval, interval);
     }
@@ -305,7 +307,8 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
         }
     }
 
-    private long WindowLength(RateLimitOptions limit) => limit.WindowMs * _time.TimestampFrequency / 1000;
+    // The frequency is read once: a time provider's does not change.
+    private long WindowLength(RateLimitOptions limit) => limit.WindowMs * _timestampFrequency / 1000;
 
     private enum Outcome
     {

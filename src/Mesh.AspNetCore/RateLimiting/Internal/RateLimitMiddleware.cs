@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Mesh.AspNetCore.RateLimiting.Internal;
 
@@ -11,6 +12,12 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// </summary>
 internal sealed class RateLimitMiddleware(RequestDelegate next)
 {
-    public Task InvokeAsync(HttpContext context) =>
-        RateLimitedEndpoint.Of(context.GetEndpoint()) is { } limited ? limited.InvokeBeforeEndpointAsync(context, next) : next(context);
+    public Task InvokeAsync(HttpContext context)
+    {
+        // The endpoint feature is looked up once: it gives the stand-in and takes the matched endpoint back.
+        var selected = context.Features.Get<IEndpointFeature>();
+        return RateLimitedEndpoint.Of(selected?.Endpoint) is { } limited
+            ? limited.InvokeBeforeEndpointAsync(context, selected!, next)
+            : next(context);
+    }
 }

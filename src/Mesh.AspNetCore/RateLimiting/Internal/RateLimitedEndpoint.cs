@@ -1,6 +1,7 @@
 using Grpc.AspNetCore.Server;
 using Mesh.AspNetCore.Internal;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 
 namespace Mesh.AspNetCore.RateLimiting.Internal;
@@ -63,35 +64,41 @@ internal sealed class RateLimitedEndpoint
     }
 
     /// <summary>The stand-in's request delegate: the decision, then the endpoint's own delegate.</summary>
-    public Task InvokeAsync(HttpContext context) => Decide(context, next: null);
+    public Task InvokeAsync(HttpContext context) => Decide(context, next: null, selected: null);
 
     /// <summary>
     /// The decision taken by a middleware before the endpoint middleware: an admitted request goes on to
     /// <paramref name="next"/> with <see cref="Original"/> as its endpoint, so the endpoint middleware runs the
     /// endpoint's own delegate and the decision is not taken again.
     /// </summary>
-    public Task InvokeBeforeEndpointAsync(HttpContext context, RequestDelegate next) => Decide(context, next);
+    /// <param name="context">The request.</param>
+    /// <param name="selected">The request's endpoint feature, which holds the stand-in.</param>
+    /// <param name="next">The rest of the pipeline: the endpoint middleware.</param>
+    public Task InvokeBeforeEndpointAsync(HttpContext context, IEndpointFeature selected, RequestDelegate next) =>
+        Decide(context, next, selected);
 
-    private Task Decide(HttpContext context, RequestDelegate? next)
+    private Task Decide(HttpContext context, RequestDelegate? next, IEndpointFeature? selected)
     {
         // A request grpc-dotnet will refuse anyway (not HTTP/2, not application/grpc) is left to it, uncounted.
         if (_grpc && !IsGrpcRequest(context.Request))
         {
-            return Admit(context, next);
+            return Admit(context, next, selected);
         }
 
         var decision = _gate.AdmitAsync(context, _grpc ? RateLimitConstants.GrpcTransport : RateLimitConstants.HttpTransport);
-        return decision.IsCompletedSuccessfully ? Continue(context, decision.Result, next) : ContinueAsync(context, decision, next);
+        return decision.IsCompletedSuccessfully
+            ? Continue(context, decision.Result, next, selected)
+            : ContinueAsync(context, decision, next, selected);
     }
 
-    private Task Admit(HttpContext context, RequestDelegate? next)
+    private Task Admit(HttpContext context, RequestDelegate? next, IEndpointFeature? selected)
     {
         if (next is null)
         {
             return _endpoint(context);
         }
 
-        context.SetEndpoint(Original);
+        selected!.Endpoint = Original;
         return next(context);
     }
 
@@ -109,11 +116,11 @@ internal sealed class RateLimitedEndpoint
             && (contentType.Length == GrpcContentType.Length || contentType[GrpcContentType.Length] is '+' or ';');
     }
 
-    private Task Continue(HttpContext context, RateLimitDecision decision, RequestDelegate? next)
+    private Task Continue(HttpContext context, RateLimitDecision decision, RequestDelegate? next, IEndpointFeature? selected)
     {
         if (decision.IsAdmitted)
         {
-            return Admit(context, next);
+            return Admit(context, next, selected);
         }
 
         if (!_grpc)
@@ -153,8 +160,8 @@ internal sealed class RateLimitedEndpoint
         return UnreadRequest.AnswerThenDiscardAsync(context);
     }
 
-    private async Task ContinueAsync(HttpContext context, ValueTask<RateLimitDecision> decision, RequestDelegate? next) =>
-        await Continue(context, await decision.ConfigureAwait(false), next).ConfigureAwait(false);
+    private async Task ContinueAsync(HttpContext context, ValueTask<RateLimitDecision> decision, RequestDelegate? next, IEndpointFeature? selected) =>
+        await Continue(context, await decision.ConfigureAwait(false), next, selected).ConfigureAwait(false);
 }
 
 /// <summary>
