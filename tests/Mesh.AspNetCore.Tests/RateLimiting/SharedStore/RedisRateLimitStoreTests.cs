@@ -2,6 +2,7 @@ using System.Net;
 using Grpc.Core;
 using Mesh.AspNetCore.RateLimiting.Internal;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 
 namespace Mesh.AspNetCore.Tests.RateLimiting.SharedStore;
@@ -60,18 +61,25 @@ public sealed class RedisRateLimitStoreTests
     public async Task Say_RejectedOnAnotherReplica_RetryAfterIsTheTimeLeftInTheSharedWindow(string store)
     {
         using var server = SharedStoreServer.Start(store);
+        await using var multiplexer = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
         await using var replicas = await StoreReplicas.StartAsync(2, server.Json("payment-service", """{ "MaxRequests": 1, "WindowMs": 30000, "Store": "Redis" }"""));
         var caller = RateLimitedService.Caller("order-service");
         Assert.Equal(StatusCode.OK, await replicas[0].SayAsync(caller));
-        await Task.Delay(TimeSpan.FromMilliseconds(1_200), TestContext.Current.CancellationToken);
+
+        // The window opened in the store with the caller's first request. 18 of its 30 seconds pass on the store's
+        // clock: the partition's key has 12 seconds left to live.
+        var key = new RedisKey(server.KeyPrefix + "payment-service:{service:order-service}");
+        var database = multiplexer.GetDatabase();
+        Assert.InRange((await database.KeyTimeToLiveAsync(key))!.Value.TotalMilliseconds, 1, 30_000);
+        Assert.True(await database.KeyExpireAsync(key, TimeSpan.FromSeconds(12)));
 
         var (status, error) = await replicas[1].SayWithErrorAsync(caller);
 
         Assert.Equal(StatusCode.ResourceExhausted, status);
         var pushbackMs = long.Parse(error!.Trailers.GetValue("grpc-retry-pushback-ms")!, System.Globalization.CultureInfo.InvariantCulture);
-        Assert.InRange(pushbackMs, 1, 30_000 - 1_200);
+        Assert.InRange(pushbackMs, 1, 12_000);
         var retryAfter = error.Trailers.GetValue("retry-after");
-        Assert.InRange(int.Parse(retryAfter!, System.Globalization.CultureInfo.InvariantCulture), 1, 29);
+        Assert.Equal((pushbackMs + 999) / 1000, long.Parse(retryAfter!, System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal($"Rate limit exceeded. Retry after {retryAfter}s", error.Status.Detail);
     }
 
@@ -79,8 +87,14 @@ public sealed class RedisRateLimitStoreTests
     [MemberData(nameof(SharedStoreServer.Kinds), MemberType = typeof(SharedStoreServer))]
     public async Task Say_SharedWindowEnds_CallerAdmittedAgainOnEveryReplica(string store)
     {
+        // The replicas remember a spent caller on their own clock, a fake one here; the window itself ends in the store.
         using var server = SharedStoreServer.Start(store);
-        await using var replicas = await StoreReplicas.StartAsync(2, server.Json("payment-service", """{ "MaxRequests": 2, "WindowMs": 3000, "Store": "Redis" }"""));
+        await using var multiplexer = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
+        var time = new FakeTimeProvider();
+        await using var replicas = await StoreReplicas.StartAsync(
+            2,
+            server.Json("payment-service", """{ "MaxRequests": 2, "WindowMs": 3000, "Store": "Redis" }"""),
+            b => b.Services.AddSingleton<TimeProvider>(time));
         await replicas.CallAsync(["warm-up"], 2);
         var caller = RateLimitedService.Caller("order-service");
         Assert.Equal(StatusCode.OK, await replicas[0].SayAsync(caller));
@@ -91,7 +105,17 @@ public sealed class RedisRateLimitStoreTests
 
         var pushbackMs = int.Parse(error!.Trailers.GetValue("grpc-retry-pushback-ms")!, System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(pushbackMs, 1, 3000);
-        await Task.Delay(TimeSpan.FromMilliseconds(pushbackMs + 50), TestContext.Current.CancellationToken);
+
+        // The store ends the window when the partition's key, which lives for the window's 3 seconds, expires.
+        var key = new RedisKey(server.KeyPrefix + "payment-service:{service:order-service}");
+        var database = multiplexer.GetDatabase();
+        Assert.InRange((await database.KeyTimeToLiveAsync(key))!.Value.TotalMilliseconds, 1, 3000);
+        Assert.True(await database.KeyExpireAsync(key, DateTime.UtcNow.AddDays(-1)));
+        Assert.False(await database.KeyExistsAsync(key));
+
+        // Until the replicas' clock reaches the end they were told, the caller is still spent there, without asking.
+        Assert.Equal(StatusCode.ResourceExhausted, await replicas[0].SayAsync(caller));
+        time.Advance(TimeSpan.FromMilliseconds(pushbackMs));
 
         // A new window: two more on any replica, the third rejected.
         Assert.Equal(StatusCode.OK, await replicas[1].SayAsync(caller));
