@@ -9,8 +9,8 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 
 /// <summary>
 /// The one decision point of every limited endpoint, gRPC and HTTP (<see cref="RateLimitedEndpoint"/>), so both
-/// transports count in the same partitions: resolves the caller, asks the configured store (<c>Store: Memory</c> or <c>Redis</c>), records
-/// the decision and logs rejections.
+/// transports count in the same partitions: resolves the caller, asks the configured store (<c>Store: Memory</c> or
+/// <c>Redis</c>), records the decision and logs rejections.
 /// </summary>
 internal sealed partial class InboundRateLimitGate : IDisposable
 {

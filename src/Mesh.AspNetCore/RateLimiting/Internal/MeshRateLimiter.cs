@@ -12,7 +12,8 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// reload applies at once: counts made in a running window are kept and compared with the new <c>MaxRequests</c>, and
 /// the new <c>WindowMs</c> decides when running windows end. Partitions whose window has ended are dropped every
 /// <see cref="RateLimitConstants.SweepIntervalMs"/>, and once most of the partitions a flood brought are gone, the
-/// table that grew to hold them is replaced by a small one (a <see cref="ConcurrentDictionary{TKey, TValue}"/> never gives back the buckets it grew).
+/// table that grew to hold them is replaced by a small one (a <see cref="ConcurrentDictionary{TKey, TValue}"/> never
+/// gives back the buckets it grew).
 /// </summary>
 /// <remarks>
 /// <c>FixedWindowRateLimiter</c> is not used: it cannot take a <see cref="TimeProvider"/> and its

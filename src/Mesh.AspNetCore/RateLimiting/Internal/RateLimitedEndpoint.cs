@@ -77,6 +77,7 @@ internal sealed class RateLimitedEndpoint
     public Task InvokeBeforeEndpointAsync(HttpContext context, IEndpointFeature selected, RequestDelegate next) =>
         Decide(context, next, selected);
 
+    // next and selected come together: both null for the stand-in's own delegate, both set for the middleware.
     private Task Decide(HttpContext context, RequestDelegate? next, IEndpointFeature? selected)
     {
         // A request grpc-dotnet will refuse anyway (not HTTP/2, not application/grpc) is left to it, uncounted.
