@@ -10,59 +10,85 @@ namespace Mesh.AspNetCore.Discovery.Internal;
 /// Publishes the endpoints of one discovery entry to a mesh channel, and publishes them again when the mesh options
 /// reload, so a running channel connects to added endpoints and stops using removed ones. A <c>"Dns": true</c> entry
 /// resolves its host to all of its addresses, again every <see cref="DiscoveryConstants.DnsRefreshInterval"/> and
-/// whenever the balancer reports a failed connection (gRPC's polling resolver runs one resolution at a time).
+/// whenever the balancer reports a failed connection.
 /// </summary>
-internal sealed class MeshResolver : PollingResolver
+/// <remarks>
+/// One resolution runs at a time, and a refresh asked for while one runs is never dropped: the running one resolves
+/// again before it ends. (gRPC's <c>PollingResolver</c> ignores a refresh while its resolution task has not completed,
+/// which includes the moment after the resolution's last look at the options; a reload arriving then would be lost,
+/// leaving the channel on the old endpoints.)
+/// </remarks>
+internal sealed partial class MeshResolver : Resolver
 {
     private readonly string _serviceId;
     private readonly ServiceEndpoints _endpoints;
     private readonly IOptionsMonitor<SecureMeshOptions> _options;
     private readonly TimeProvider _timeProvider;
+    private readonly ILogger<MeshResolver> _logger;
+    private readonly CancellationTokenSource _disposed = new();
+    private Action<ResolverResult>? _listener;
     private IDisposable? _subscription;
     private ITimer? _dnsTimer;
-    private int _version;
+
+    // Refreshes asked for and not yet resolved: the first starts a resolution, which runs until it has resolved after
+    // the last of them.
+    private int _requested;
 
     public MeshResolver(string serviceId, ServiceEndpoints endpoints, IOptionsMonitor<SecureMeshOptions> options, TimeProvider timeProvider, ILoggerFactory loggerFactory)
-        : base(loggerFactory)
     {
         _serviceId = serviceId;
         _endpoints = endpoints;
         _options = options;
         _timeProvider = timeProvider;
+        _logger = loggerFactory.CreateLogger<MeshResolver>();
     }
 
-    protected override void OnStarted()
-    {
-        _subscription = _options.OnChange(_ => OnReload());
-    }
+    /// <summary>Tests only: runs when a resolution has published its result, before it looks for refreshes asked for meanwhile.</summary>
+    internal Action? OnPublished { get; set; }
 
-    protected override async Task ResolveAsync(CancellationToken cancellationToken)
+    public override void Start(Action<ResolverResult> listener)
     {
-        // A reload that arrives while a resolution runs is not lost: the resolution runs again until none arrived.
-        int version;
-        do
+        ArgumentNullException.ThrowIfNull(listener);
+        if (Interlocked.CompareExchange(ref _listener, listener, null) is not null)
         {
-            version = Volatile.Read(ref _version);
-            var entry = EndpointRegistry.FindEntry(_options.CurrentValue.Discovery, _serviceId);
-            ResolverResult result;
-            if (entry is null)
-            {
-                result = ResolverResult.ForFailure(new Status(StatusCode.Unavailable, $"Mesh:Discovery:Services no longer lists the service '{_serviceId}'."));
-            }
-            else if (entry.Dns)
-            {
-                // Only a DNS entry is resolved periodically; the timer stays, and does nothing, if a reload drops Dns.
-                if (_dnsTimer is null)
-                {
-                    _dnsTimer = _timeProvider.CreateTimer(
-                        static state => ((MeshResolver)state!).RefreshDns(), this, DiscoveryConstants.DnsRefreshInterval, DiscoveryConstants.DnsRefreshInterval);
-                }
+            throw new InvalidOperationException("The resolver has already been started.");
+        }
 
-                result = await ResolveDnsAsync(entry, cancellationToken).ConfigureAwait(false);
-            }
-            else
+        _subscription = _options.OnChange(_ => RefreshUnlessDisposed());
+    }
+
+    public override void Refresh()
+    {
+        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
+        if (_listener is null)
+        {
+            throw new InvalidOperationException("The resolver has not been started.");
+        }
+
+        if (Interlocked.Increment(ref _requested) == 1)
+        {
+            _ = ResolveWhileRequestedAsync();
+        }
+    }
+
+    private async Task ResolveWhileRequestedAsync()
+    {
+        var handled = Volatile.Read(ref _requested);
+        while (!_disposed.IsCancellationRequested)
+        {
+            ResolverResult result;
+            try
             {
-                result = ResolverResult.ForResult(EndpointRegistry.AddressesOf(entry));
+                result = await ResolveAsync(_disposed.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_disposed.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogResolveFailed(_logger, _serviceId, ex);
+                result = ResolverResult.ForFailure(new Status(StatusCode.Unavailable, $"Resolving the service '{_serviceId}' failed.", ex));
             }
 
             if (result.Status.StatusCode == StatusCode.OK && result.Addresses is { } addresses)
@@ -70,9 +96,58 @@ internal sealed class MeshResolver : PollingResolver
                 _endpoints.SetCurrent(addresses);
             }
 
-            Listener(result);
+            try
+            {
+                _listener!(result);
+            }
+            catch (ObjectDisposedException)
+            {
+                return; // the channel is being disposed
+            }
+            catch (Exception ex)
+            {
+                // Not left to escape unobserved; the next refresh publishes again.
+                LogPublishFailed(_logger, _serviceId, ex);
+            }
+
+            OnPublished?.Invoke();
+
+            // Done unless a refresh was asked for since this resolution read the options; one asked for after this
+            // starts a resolution of its own.
+            if (Interlocked.CompareExchange(ref _requested, 0, handled) == handled)
+            {
+                return;
+            }
+
+            handled = Volatile.Read(ref _requested);
         }
-        while (Volatile.Read(ref _version) != version);
+    }
+
+    private async Task<ResolverResult> ResolveAsync(CancellationToken cancellationToken)
+    {
+        var entry = EndpointRegistry.FindEntry(_options.CurrentValue.Discovery, _serviceId);
+        if (entry is null)
+        {
+            return ResolverResult.ForFailure(new Status(StatusCode.Unavailable, $"Mesh:Discovery:Services no longer lists the service '{_serviceId}'."));
+        }
+
+        if (!entry.Dns)
+        {
+            return ResolverResult.ForResult(EndpointRegistry.AddressesOf(entry));
+        }
+
+        // Only a DNS entry is resolved periodically; the timer stays, and does nothing, if a reload drops Dns.
+        if (_dnsTimer is null)
+        {
+            _dnsTimer = _timeProvider.CreateTimer(
+                static state => ((MeshResolver)state!).RefreshDns(), this, DiscoveryConstants.DnsRefreshInterval, DiscoveryConstants.DnsRefreshInterval);
+            if (_disposed.IsCancellationRequested)
+            {
+                _dnsTimer.Dispose(); // disposed meanwhile: Dispose may have missed the timer
+            }
+        }
+
+        return await ResolveDnsAsync(entry, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<ResolverResult> ResolveDnsAsync(ServiceEndpoint entry, CancellationToken cancellationToken)
@@ -93,38 +168,43 @@ internal sealed class MeshResolver : PollingResolver
         }
     }
 
-    private void OnReload()
+    private void RefreshDns()
     {
-        Interlocked.Increment(ref _version);
+        if (EndpointRegistry.FindEntry(_options.CurrentValue.Discovery, _serviceId) is { Dns: true })
+        {
+            RefreshUnlessDisposed();
+        }
+    }
+
+    // A reload or the DNS timer may fire while the channel is disposed.
+    private void RefreshUnlessDisposed()
+    {
         try
         {
             Refresh();
         }
         catch (ObjectDisposedException)
         {
-            // The channel was disposed while the options reloaded.
-        }
-    }
-
-    private void RefreshDns()
-    {
-        if (EndpointRegistry.FindEntry(_options.CurrentValue.Discovery, _serviceId) is { Dns: true })
-        {
-            try
-            {
-                Refresh();
-            }
-            catch (ObjectDisposedException)
-            {
-                // The channel was disposed between the timer's tick and the refresh.
-            }
         }
     }
 
     protected override void Dispose(bool disposing)
     {
-        _subscription?.Dispose();
-        _dnsTimer?.Dispose();
+        if (disposing && !_disposed.IsCancellationRequested)
+        {
+            _disposed.Cancel();
+            _subscription?.Dispose();
+            _dnsTimer?.Dispose();
+        }
+
         base.Dispose(disposing);
     }
+
+    [LoggerMessage(EventId = 4011, EventName = "ResolveFailed", Level = LogLevel.Error,
+        Message = "Resolving the endpoints of {ServiceId} failed.")]
+    private static partial void LogResolveFailed(ILogger logger, string serviceId, Exception exception);
+
+    [LoggerMessage(EventId = 4012, EventName = "ResolvePublishFailed", Level = LogLevel.Error,
+        Message = "The channel of {ServiceId} failed to take its resolved endpoints.")]
+    private static partial void LogPublishFailed(ILogger logger, string serviceId, Exception exception);
 }

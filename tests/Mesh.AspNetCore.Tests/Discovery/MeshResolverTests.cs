@@ -1,0 +1,41 @@
+using Grpc.Net.Client.Balancer;
+using Mesh.AspNetCore.Discovery.Internal;
+using Mesh.AspNetCore.Tests.Resilience;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Mesh.AspNetCore.Tests.Discovery;
+
+/// <summary>The mesh's resolver over a real, reloading configuration: what it publishes to its channel, and when.</summary>
+public sealed class MeshResolverTests
+{
+    [Fact]
+    public async Task Reload_AsAResolutionEnds_PublishedAfterIt()
+    {
+        // No server is called: the ports only name the endpoints.
+        await using var client = await MeshClientHost.StartAsync(MeshConfig.For(50001), m => m.AddClient<InventoryClient>("inventory-service"));
+        using var resolver = new MeshResolver(
+            "inventory-service",
+            client.Get<EndpointRegistry>().Get("inventory-service"),
+            client.Get<IOptionsMonitor<SecureMeshOptions>>(),
+            TimeProvider.System,
+            NullLoggerFactory.Instance);
+        var published = new List<int>();
+        resolver.Start(result => published.Add(result.Addresses!.Single().EndPoint.Port));
+
+        // The reload comes after the first resolution published the old port and before it ended.
+        var reloaded = false;
+        resolver.OnPublished = () =>
+        {
+            if (!reloaded)
+            {
+                reloaded = true;
+                client.Reload(("Mesh:Discovery:Services:0:Port", "50002"));
+            }
+        };
+        resolver.Refresh();
+
+        Assert.Equal([50001, 50002], published);
+    }
+}
