@@ -18,13 +18,14 @@ namespace Mesh.AspNetCore.Benchmarks;
 
 /// <summary>
 /// A load run over loopback HTTP/2 with h2load (Debian's <c>nghttp2-client</c>), the way a user would measure a server:
-/// <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --load [--rounds 5] [--requests 200000] [--only gRPC] [--allocation-types] [--h2load-cpus 1]</c>
+/// <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --load [--rounds 5] [--requests 200000] [--only gRPC] [--allocation-types] [--h2load-cpus 1] [--process-per-server]</c>
 /// (<c>--only</c> loads just the scenarios whose name contains its value; <c>--allocation-types</c> prints the types the
 /// servers allocated in each scenario, from the runtime's allocation samples; <c>--h2load-cpus</c> runs h2load with
 /// <c>taskset -c</c> on those CPUs, so that with the servers started under <c>taskset</c> on the others the two never
 /// share a core).
-/// Six in-process Kestrel servers on 127.0.0.1; each round loads each of them in turn (interleaved, so that the
-/// machine's changing load spreads over every scenario) and the medians of the rounds give the ratios.
+/// Six Kestrel servers on 127.0.0.1, in this process or, with <c>--process-per-server</c>, each in a process of its own
+/// (<see cref="ServerProcess"/>); each round loads each of them in turn (interleaved, so that the machine's changing load
+/// spreads over every scenario) and the medians of the rounds give the ratios.
 /// </summary>
 /// <remarks>
 /// gRPC: the trivial unary <c>Ping</c> on a server without the mesh, with the mesh admitting every call, and with the
@@ -45,6 +46,51 @@ public static class LoadRun
     private const int SettledPassesInARow = 3;
     private const int MaxWarmUpPasses = 40;
 
+    public const string ProcessPerServerOption = "--process-per-server";
+    public const string ServeOption = "--load-server";
+
+    /// <summary>The servers of the run, in the order of its tables; a server process started with <see cref="ServeOption"/> gets its index.</summary>
+    private static readonly List<Scenario> Scenarios =
+    [
+        new("gRPC, plain server (no mesh)", PingPath, Grpc: true, () => BenchmarkServer.Start()),
+        new("gRPC, mesh, every call admitted", PingPath, Grpc: true, () => BenchmarkServer.Start(MeshConfiguration.RateLimited(int.MaxValue), s => s.AddSecureMesh())),
+        new("gRPC, mesh, every call rejected", PingPath, Grpc: true, () => BenchmarkServer.Start(MeshConfiguration.RateLimited(1), s => s.AddSecureMesh())),
+        new("HTTP, mesh RequireMeshRateLimit, every request rejected", OrdersPath, Grpc: false, () => BenchmarkServer.Start(
+            MeshConfiguration.RateLimited(1),
+            s => s.AddSecureMesh(),
+            app => app.MapPost(OrdersPath, (Order order) => order.Item).RequireMeshRateLimit())),
+        new("HTTP, ASP.NET Core AddRateLimiter fixed window, every request rejected", OrdersPath, Grpc: false, () => BenchmarkServer.Start(
+            configureServices: s => s.AddRateLimiter(options =>
+            {
+                options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+                options.AddFixedWindowLimiter("fixed", window =>
+                {
+                    window.PermitLimit = 1;
+                    window.Window = TimeSpan.FromDays(1);
+                    window.QueueLimit = 0;
+                });
+                options.OnRejected = static (context, _) =>
+                {
+                    if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
+                    {
+                        context.HttpContext.Response.Headers.RetryAfter = ((long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                    }
+
+                    return ValueTask.CompletedTask;
+                };
+            }),
+            configureApp: app =>
+            {
+                app.UseRateLimiter();
+                app.MapPost(OrdersPath, (Order order) => order.Item).RequireRateLimiting("fixed");
+            })),
+        new("gRPC, mesh, rate limit off", PingPath, Grpc: true, () => BenchmarkServer.Start(MeshConfiguration.NoRateLimit(), s => s.AddSecureMesh())),
+    ];
+
+    /// <summary>The server process of <see cref="ProcessPerServerOption"/>: <c>--load-server {index}</c> serves that scenario.</summary>
+    public static int Serve(string[] args) =>
+        ServerProcess.Serve(Scenarios[BenchmarkOptions.Int(args, ServeOption, -1)]);
+
     public static int Run(string[] args)
     {
         var rounds = BenchmarkOptions.Int(args, "--rounds", 5);
@@ -59,42 +105,22 @@ public static class LoadRun
 
         var grpcBody = WriteTemp(GrpcFrame(new PingRequest { Text = "ping" }));
         var jsonBody = WriteTemp("""{"item":"book","quantity":1}"""u8.ToArray());
-        var servers = new List<(string Name, BenchmarkServer Server, string Path, string Body, string ContentType)>();
+        var separate = args.Contains(ProcessPerServerOption, StringComparer.OrdinalIgnoreCase);
+        if (separate && args.Contains(AllocationTypesOption, StringComparer.OrdinalIgnoreCase))
+        {
+            Console.Error.WriteLine($"{AllocationTypesOption} samples this process's allocations: it cannot be used with {ProcessPerServerOption}.");
+            return 2;
+        }
+
+        Console.WriteLine(separate ? "each server in a process of its own" : "every server in this process");
+        var servers = new List<(string Name, ILoadServer Server, string Path, string Body, string ContentType)>();
         try
         {
-            servers.Add(("gRPC, plain server (no mesh)", BenchmarkServer.Start(), PingPath, grpcBody, "application/grpc"));
-            servers.Add(("gRPC, mesh, every call admitted", BenchmarkServer.Start(MeshConfiguration.RateLimited(int.MaxValue), s => s.AddSecureMesh()), PingPath, grpcBody, "application/grpc"));
-            servers.Add(("gRPC, mesh, every call rejected", BenchmarkServer.Start(MeshConfiguration.RateLimited(1), s => s.AddSecureMesh()), PingPath, grpcBody, "application/grpc"));
-            servers.Add(("HTTP, mesh RequireMeshRateLimit, every request rejected", BenchmarkServer.Start(
-                MeshConfiguration.RateLimited(1),
-                s => s.AddSecureMesh(),
-                app => app.MapPost(OrdersPath, (Order order) => order.Item).RequireMeshRateLimit()), OrdersPath, jsonBody, "application/json"));
-            servers.Add(("HTTP, ASP.NET Core AddRateLimiter fixed window, every request rejected", BenchmarkServer.Start(
-                configureServices: s => s.AddRateLimiter(options =>
-                {
-                    options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-                    options.AddFixedWindowLimiter("fixed", window =>
-                    {
-                        window.PermitLimit = 1;
-                        window.Window = TimeSpan.FromDays(1);
-                        window.QueueLimit = 0;
-                    });
-                    options.OnRejected = static (context, _) =>
-                    {
-                        if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
-                        {
-                            context.HttpContext.Response.Headers.RetryAfter = ((long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-                        }
-
-                        return ValueTask.CompletedTask;
-                    };
-                }),
-                configureApp: app =>
-                {
-                    app.UseRateLimiter();
-                    app.MapPost(OrdersPath, (Order order) => order.Item).RequireRateLimiting("fixed");
-                }), OrdersPath, jsonBody, "application/json"));
-            servers.Add(("gRPC, mesh, rate limit off", BenchmarkServer.Start(MeshConfiguration.NoRateLimit(), s => s.AddSecureMesh()), PingPath, grpcBody, "application/grpc"));
+            foreach (var scenario in Scenarios)
+            {
+                ILoadServer server = separate ? ServerProcess.Start(Scenarios.IndexOf(scenario)) : new InProcessServer(scenario.Start());
+                servers.Add((scenario.Name, server, scenario.Path, scenario.Grpc ? grpcBody : jsonBody, scenario.Grpc ? "application/grpc" : "application/json"));
+            }
 
             Prepare(servers[0].Server, servers[1].Server, servers[2].Server, servers[3].Server, servers[4].Server, servers[5].Server);
 
@@ -107,20 +133,19 @@ public static class LoadRun
             var quietPassesInARow = 0;
             while (quietPassesInARow < SettledPassesInARow && warmUpPasses < MaxWarmUpPasses)
             {
-                var compiledBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
-                foreach (var (_, server, path, body, contentType) in servers.Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
-                {
-                    H2Load(new Uri(server.Address, path), body, contentType, connections, streams, requests, h2loadCpus);
-                }
-
+                // In one process, the pass is quiet when the process compiled (next to) nothing in all of it; with a
+                // process per server, when each of them did.
+                var compiled = servers.Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase))
+                    .Select(s => H2Load(s.Server, s.Path, s.Body, s.ContentType, connections, streams, requests, h2loadCpus).MethodsCompiled)
+                    .ToArray();
+                var compiledInThePass = separate ? compiled.Max() : compiled.Sum();
                 warmUpPasses++;
-                var compiled = System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore;
-                quietPassesInARow = compiled <= MaxMethodsCompiledInAQuietPass ? quietPassesInARow + 1 : 0;
-                Console.WriteLine($"untimed pass {warmUpPasses}: {compiled} methods compiled");
+                quietPassesInARow = compiledInThePass <= MaxMethodsCompiledInAQuietPass ? quietPassesInARow + 1 : 0;
+                Console.WriteLine($"untimed pass {warmUpPasses}: {string.Join(", ", compiled)} methods compiled");
             }
 
             Console.WriteLine(quietPassesInARow == SettledPassesInARow
-                ? $"{warmUpPasses} untimed passes before the JIT settled ({SettledPassesInARow} in a row compiled at most {MaxMethodsCompiledInAQuietPass} methods each)"
+                ? $"{warmUpPasses} untimed passes before the JIT settled ({SettledPassesInARow} in a row compiled at most {MaxMethodsCompiledInAQuietPass} methods{(separate ? " in each server's process" : string.Empty)})"
                 : $"the JIT had not settled after {warmUpPasses} untimed passes; the rounds below count methods it still compiled");
 
             using var sampler = args.Contains(AllocationTypesOption, StringComparer.OrdinalIgnoreCase) ? new AllocationTypeSampler() : null;
@@ -145,9 +170,7 @@ public static class LoadRun
                         continue;
                     }
 
-                    var compiledBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
-                    var (rate, cpuPerRequest, bytesPerRequest) = H2Load(new Uri(server.Address, path), body, contentType, connections, streams, requests, h2loadCpus);
-                    var compiled = System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore;
+                    var (rate, cpuPerRequest, bytesPerRequest, compiled) = H2Load(server, path, body, contentType, connections, streams, requests, h2loadCpus);
                     rates[i].Add(rate);
                     cpu[i].Add(cpuPerRequest);
                     allocations[i].Add(bytesPerRequest);
@@ -211,7 +234,7 @@ public static class LoadRun
     }
 
     /// <summary>Spends the quotas of the rejecting servers and checks that every server answers as its scenario says.</summary>
-    private static void Prepare(BenchmarkServer plain, BenchmarkServer admitting, BenchmarkServer rejecting, BenchmarkServer meshHttp, BenchmarkServer aspNetHttp, BenchmarkServer limitOff)
+    private static void Prepare(ILoadServer plain, ILoadServer admitting, ILoadServer rejecting, ILoadServer meshHttp, ILoadServer aspNetHttp, ILoadServer limitOff)
     {
         var request = new PingRequest { Text = "ping" };
         using var plainCall = new RawGrpcHttpClient(plain.Address, PingPath, request);
@@ -239,12 +262,13 @@ public static class LoadRun
     }
 
     /// <summary>
-    /// Sends <paramref name="requests"/> requests with h2load and returns its rate, and the CPU time and the memory this
-    /// process (the servers; h2load runs in its own) spent per request meanwhile. The bytes allocated are the steadiest of
-    /// the three; CPU time is disturbed by other load on the machine too, though less than the rate.
+    /// Sends <paramref name="requests"/> requests with h2load and returns its rate, and what the server's process spent
+    /// meanwhile: CPU time and memory per request, and the methods its JIT compiled. h2load runs in its own process and
+    /// is not counted. The bytes allocated are the steadiest of these; CPU time is disturbed by other load on the machine
+    /// too, though less than the rate.
     /// </summary>
-    private static (double Rate, double CpuMicrosecondsPerRequest, double BytesPerRequest) H2Load(
-        Uri uri, string bodyFile, string contentType, int connections, int streams, int requests, string? cpus)
+    private static (double Rate, double CpuMicrosecondsPerRequest, double BytesPerRequest, long MethodsCompiled) H2Load(
+        ILoadServer server, string path, string bodyFile, string contentType, int connections, int streams, int requests, string? cpus)
     {
         var start = new ProcessStartInfo(cpus is null ? "h2load" : "taskset")
         {
@@ -263,21 +287,17 @@ public static class LoadRun
         {
             "-c", connections.ToString(CultureInfo.InvariantCulture), "-m", streams.ToString(CultureInfo.InvariantCulture),
             "-n", requests.ToString(CultureInfo.InvariantCulture),
-            "-d", bodyFile, "-H", "content-type: " + contentType, "-H", "te: trailers", uri.ToString(),
+            "-d", bodyFile, "-H", "content-type: " + contentType, "-H", "te: trailers", new Uri(server.Address, path).ToString(),
         })
         {
             start.ArgumentList.Add(argument);
         }
 
-        using var self = Process.GetCurrentProcess();
-        var cpuBefore = self.TotalProcessorTime;
-        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var before = server.Read();
         using var process = Process.Start(start) ?? throw new InvalidOperationException("h2load did not start; install nghttp2-client.");
         var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        self.Refresh();
-        var cpuSpent = self.TotalProcessorTime - cpuBefore;
-        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+        var after = server.Read();
         // h2load counts a 4xx answer as "failed": every answer must be of the scenario's class and none may error.
         var match = Regex.Match(output, @"finished in [^,]+, ([0-9.]+) req/s");
         var done = Regex.Match(output, @"requests: .* ([0-9]+) done, [0-9]+ succeeded, [0-9]+ failed, ([0-9]+) errored, ([0-9]+) timeout");
@@ -289,7 +309,11 @@ public static class LoadRun
             throw new InvalidOperationException("h2load did not finish cleanly:" + Environment.NewLine + output);
         }
 
-        return (double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), cpuSpent.TotalMicroseconds / requests, (double)allocated / requests);
+        return (
+            double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture),
+            (after.Cpu - before.Cpu).TotalMicroseconds / requests,
+            (double)(after.AllocatedBytes - before.AllocatedBytes) / requests,
+            after.MethodsCompiled - before.MethodsCompiled);
     }
 
     private static byte[] GrpcFrame(IMessage message)

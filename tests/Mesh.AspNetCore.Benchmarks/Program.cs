@@ -18,6 +18,11 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        if (args.Contains(LoadRun.ServeOption, StringComparer.OrdinalIgnoreCase))
+        {
+            return LoadRun.Serve(args);
+        }
+
         if (args.Contains(LoadRun.Option, StringComparer.OrdinalIgnoreCase))
         {
             return LoadRun.Run(args);
