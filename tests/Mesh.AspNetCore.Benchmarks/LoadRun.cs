@@ -116,9 +116,10 @@ public static class LoadRun
         var servers = new List<(string Name, ILoadServer Server, string Path, string Body, string ContentType)>();
         try
         {
-            foreach (var scenario in Scenarios)
+            for (var i = 0; i < Scenarios.Count; i++)
             {
-                ILoadServer server = separate ? ServerProcess.Start(Scenarios.IndexOf(scenario)) : new InProcessServer(scenario.Start());
+                var scenario = Scenarios[i];
+                ILoadServer server = separate ? ServerProcess.Start(i) : new InProcessServer(scenario.Start());
                 servers.Add((scenario.Name, server, scenario.Path, scenario.Grpc ? grpcBody : jsonBody, scenario.Grpc ? "application/grpc" : "application/json"));
             }
 
@@ -138,7 +139,7 @@ public static class LoadRun
                 var compiled = servers.Where(s => only is null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase))
                     .Select(s => H2Load(s.Server, s.Path, s.Body, s.ContentType, connections, streams, requests, h2loadCpus).MethodsCompiled)
                     .ToArray();
-                var compiledInThePass = separate ? compiled.Max() : compiled.Sum();
+                var compiledInThePass = separate ? compiled.DefaultIfEmpty().Max() : compiled.Sum();
                 warmUpPasses++;
                 quietPassesInARow = compiledInThePass <= MaxMethodsCompiledInAQuietPass ? quietPassesInARow + 1 : 0;
                 Console.WriteLine($"untimed pass {warmUpPasses}: {string.Join(", ", compiled)} methods compiled");
