@@ -18,14 +18,14 @@ namespace Mesh.AspNetCore.Benchmarks;
 
 /// <summary>
 /// A load run over loopback HTTP/2 with h2load (Debian's <c>nghttp2-client</c>), the way a user would measure a server:
-/// <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --load [--rounds 5] [--requests 200000] [--only gRPC] [--allocation-types] [--h2load-cpus 1] [--process-per-server]</c>
+/// <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --load [--rounds 5] [--requests 200000] [--only gRPC] [--allocation-types] [--h2load-cpus 1] [--process-per-server] [--seed 1]</c>
 /// (<c>--only</c> loads just the scenarios whose name contains its value; <c>--allocation-types</c> prints the types the
 /// servers allocated in each scenario, from the runtime's allocation samples; <c>--h2load-cpus</c> runs h2load with
 /// <c>taskset -c</c> on those CPUs, so that with the servers started under <c>taskset</c> on the others the two never
 /// share a core).
 /// Six Kestrel servers on 127.0.0.1, in this process or, with <c>--process-per-server</c>, each in a process of its own
-/// (<see cref="ServerProcess"/>); each round loads each of them in turn (interleaved, so that the machine's changing load
-/// spreads over every scenario) and the medians of the rounds give the ratios.
+/// (<see cref="ServerProcess"/>); each round loads each of them once, in an order drawn at random (<c>--seed</c>), so
+/// that the machine's changing load spreads over every scenario, and the medians of the rounds give the ratios.
 /// </summary>
 /// <remarks>
 /// gRPC: the trivial unary <c>Ping</c> on a server without the mesh, with the mesh admitting every call, and with the
