@@ -21,9 +21,10 @@ internal readonly record struct ServerCounters(TimeSpan Cpu, long AllocatedBytes
         return new(self.TotalProcessorTime, GC.GetTotalAllocatedBytes(precise: true), System.Runtime.JitInfo.GetCompiledMethodCount());
     }
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Cpu.Ticks} {AllocatedBytes} {MethodsCompiled}");
+    /// <summary>The counters as a server process writes them to the load run: one line of three numbers.</summary>
+    public string ToLine() => string.Create(CultureInfo.InvariantCulture, $"{Cpu.Ticks} {AllocatedBytes} {MethodsCompiled}");
 
-    public static ServerCounters Parse(string line)
+    public static ServerCounters FromLine(string line)
     {
         var parts = line.Split(' ');
         return new(
@@ -105,12 +106,20 @@ internal sealed class ServerProcess : ILoadServer
     {
         _process.StandardInput.WriteLine(ReadCommand);
         _process.StandardInput.Flush();
-        return ServerCounters.Parse(_process.StandardOutput.ReadLine() ?? throw new InvalidOperationException("The server process ended."));
+        return ServerCounters.FromLine(_process.StandardOutput.ReadLine() ?? throw new InvalidOperationException("The server process ended."));
     }
 
     public void Dispose()
     {
-        _process.StandardInput.Close();
+        try
+        {
+            _process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The server process has ended already (its stdin pipe is broken): nothing left to stop.
+        }
+
         if (!_process.WaitForExit(TimeSpan.FromSeconds(30)))
         {
             _process.Kill();
@@ -129,7 +138,7 @@ internal sealed class ServerProcess : ILoadServer
         {
             if (line == ReadCommand)
             {
-                Console.Out.WriteLine(ServerCounters.OfThisProcess().ToString());
+                Console.Out.WriteLine(ServerCounters.OfThisProcess().ToLine());
                 Console.Out.Flush();
             }
         }
