@@ -35,7 +35,7 @@ namespace Mesh.AspNetCore.Benchmarks;
 /// <c>Ping</c> on the mesh with no rate limit configured: its middleware and routing's stand-ins without a decision,
 /// which splits what the admitting mesh adds to a plain server into the mesh being there and the decision itself.
 /// </remarks>
-public static class LoadRun
+public static partial class LoadRun
 {
     public const string Option = "--load";
     public const string AllocationTypesOption = "--allocation-types";
@@ -48,6 +48,9 @@ public static class LoadRun
 
     public const string ProcessPerServerOption = "--process-per-server";
     public const string ServeOption = "--load-server";
+    public const string PoolOption = "--load-pool";
+    private const int BootstrapResamples = 2000;
+    private const int IntervalPercent = 95;
 
     /// <summary>The servers of the run, in the order of its tables; a server process started with <see cref="ServeOption"/> gets its index.</summary>
     private static readonly List<Scenario> Scenarios =
@@ -203,15 +206,8 @@ public static class LoadRun
             Console.WriteLine($"mesh HTTP rejected / AddRateLimiter:     {medianRates[3] / medianRates[4]:F2} ({medianCpu[4] / medianCpu[3]:F2}) (goal >= 0.90)");
             Console.WriteLine($"mesh, rate limit off / plain server:     {medianRates[5] / medianRates[0]:F2} ({medianCpu[0] / medianCpu[5]:F2}) (no goal: the mesh's middleware without a decision)");
 
-            // The scenarios of one round ran within seconds of each other: a ratio taken within each round cancels the
-            // machine's slower changes of speed, which the medians of the whole run keep.
             Console.WriteLine();
-            Console.WriteLine("The same ratios taken within each round (median of the rounds, quartiles in brackets):");
-            Console.WriteLine($"mesh admitted / plain server:            {WithinRounds(rates[1], rates[0])}, CPU {WithinRounds(cpu[0], cpu[1])}");
-            Console.WriteLine($"mesh rejected / plain server (admitted): {WithinRounds(rates[2], rates[0])}, CPU {WithinRounds(cpu[0], cpu[2])}");
-            Console.WriteLine($"mesh HTTP rejected / AddRateLimiter:     {WithinRounds(rates[3], rates[4])}, CPU {WithinRounds(cpu[4], cpu[3])}");
-            Console.WriteLine($"mesh, rate limit off / plain server:     {WithinRounds(rates[5], rates[0])}, CPU {WithinRounds(cpu[0], cpu[5])}");
-            Console.WriteLine($"mesh admitted / mesh, rate limit off:    {WithinRounds(rates[1], rates[5])}, CPU {WithinRounds(cpu[5], cpu[1])}");
+            PrintWithinRounds("The same ratios taken within each round", rates, cpu);
             return 0;
         }
         finally
@@ -226,7 +222,80 @@ public static class LoadRun
         }
     }
 
-    /// <summary>The ratios <paramref name="numerators"/>[r] / <paramref name="denominators"/>[r] of each round r: median (quartiles).</summary>
+    /// <summary>
+    /// <c>--load-pool run1.txt run2.txt ...</c>: the ratios within rounds of several saved load runs together, read from
+    /// their <c>round</c> lines, so that the rounds of runs on different days give one median and one interval.
+    /// </summary>
+    public static int Pool(string[] args)
+    {
+        var files = args.SkipWhile(a => !string.Equals(a, PoolOption, StringComparison.OrdinalIgnoreCase)).Skip(1).TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
+        if (files.Length == 0)
+        {
+            Console.Error.WriteLine($"{PoolOption} needs the saved output of one load run or more.");
+            return 2;
+        }
+
+        var rates = Scenarios.Select(_ => new List<double>()).ToArray();
+        var cpu = Scenarios.Select(_ => new List<double>()).ToArray();
+        var roundsRead = 0;
+        foreach (var file in files)
+        {
+            // A round's line for each scenario: "round 3: {name}: 117396 req/s, server CPU 8.28 us/request, ...".
+            var rounds = new SortedDictionary<int, Dictionary<int, (double Rate, double Cpu)>>();
+            foreach (var line in File.ReadLines(file))
+            {
+                var match = RoundLine().Match(line);
+                var scenario = match.Success ? Scenarios.FindIndex(s => s.Name == match.Groups["name"].Value) : -1;
+                if (scenario >= 0)
+                {
+                    var round = int.Parse(match.Groups["round"].Value, CultureInfo.InvariantCulture);
+                    var rate = double.Parse(match.Groups["rate"].Value, CultureInfo.InvariantCulture);
+                    var cpuPerRequest = double.Parse(match.Groups["cpu"].Value, CultureInfo.InvariantCulture);
+                    (rounds.TryGetValue(round, out var seen) ? seen : rounds[round] = [])[scenario] = (rate, cpuPerRequest);
+                }
+            }
+
+            // Rounds stay paired: a scenario that a round did not load counts as missing there, not as a later round's.
+            foreach (var round in rounds.Values)
+            {
+                for (var i = 0; i < Scenarios.Count; i++)
+                {
+                    var loaded = round.TryGetValue(i, out var value);
+                    rates[i].Add(loaded ? value.Rate : double.NaN);
+                    cpu[i].Add(loaded ? value.Cpu : double.NaN);
+                }
+            }
+
+            roundsRead += rounds.Count;
+            Console.WriteLine($"{file}: {rounds.Count} rounds");
+        }
+
+        if (roundsRead == 0)
+        {
+            Console.Error.WriteLine("No round lines found: pass the saved output of --load runs.");
+            return 2;
+        }
+
+        PrintWithinRounds($"Ratios within each of the {roundsRead} rounds of {files.Length} run(s)", rates, cpu);
+        return 0;
+    }
+
+    // The scenarios of one round ran within seconds of each other: a ratio taken within each round cancels the machine's
+    // slower changes of speed, which the medians of the whole run keep.
+    private static void PrintWithinRounds(string title, List<double>[] rates, List<double>[] cpu)
+    {
+        Console.WriteLine($"{title} (median of the rounds, quartiles and the median's {IntervalPercent}% bootstrap interval in brackets):");
+        Console.WriteLine($"mesh admitted / plain server:            {WithinRounds(rates[1], rates[0])}, CPU {WithinRounds(cpu[0], cpu[1])}");
+        Console.WriteLine($"mesh rejected / plain server (admitted): {WithinRounds(rates[2], rates[0])}, CPU {WithinRounds(cpu[0], cpu[2])}");
+        Console.WriteLine($"mesh HTTP rejected / AddRateLimiter:     {WithinRounds(rates[3], rates[4])}, CPU {WithinRounds(cpu[4], cpu[3])}");
+        Console.WriteLine($"mesh, rate limit off / plain server:     {WithinRounds(rates[5], rates[0])}, CPU {WithinRounds(cpu[0], cpu[5])}");
+        Console.WriteLine($"mesh admitted / mesh, rate limit off:    {WithinRounds(rates[1], rates[5])}, CPU {WithinRounds(cpu[5], cpu[1])}");
+    }
+
+    /// <summary>
+    /// The ratios <paramref name="numerators"/>[r] / <paramref name="denominators"/>[r] of each round r: median (quartiles;
+    /// interval), the interval from <see cref="BootstrapResamples"/> resamples of the rounds' ratios (seeded, so repeatable).
+    /// </summary>
     private static string WithinRounds(List<double> numerators, List<double> denominators)
     {
         var ratios = numerators.Zip(denominators, (n, d) => n / d).Where(r => !double.IsNaN(r)).Order().ToArray();
@@ -235,9 +304,30 @@ public static class LoadRun
             return "n/a";
         }
 
-        double At(double q) => ratios[(int)Math.Round(q * (ratios.Length - 1))];
-        return string.Create(CultureInfo.InvariantCulture, $"{Median([.. ratios]):F2} ({At(0.25):F2} to {At(0.75):F2})");
+        var random = new Random(1);
+        var resample = new List<double>(ratios.Length);
+        var medians = new double[BootstrapResamples];
+        for (var b = 0; b < medians.Length; b++)
+        {
+            resample.Clear();
+            for (var i = 0; i < ratios.Length; i++)
+            {
+                resample.Add(ratios[random.Next(ratios.Length)]);
+            }
+
+            medians[b] = Median(resample);
+        }
+
+        Array.Sort(medians);
+        static double At(double[] sorted, double q) => sorted[(int)Math.Round(q * (sorted.Length - 1))];
+        var tail = (1 - (IntervalPercent / 100.0)) / 2;
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"{Median([.. ratios]):F2} ({At(ratios, 0.25):F2} to {At(ratios, 0.75):F2}; {At(medians, tail):F2} to {At(medians, 1 - tail):F2})");
     }
+
+    [GeneratedRegex(@"^round (?<round>[0-9]+): (?<name>.+): (?<rate>[0-9.]+) req/s, server CPU (?<cpu>[0-9.]+) us/request")]
+    private static partial Regex RoundLine();
 
     /// <summary>Spends the quotas of the rejecting servers and checks that every server answers as its scenario says.</summary>
     private static void Prepare(ILoadServer plain, ILoadServer admitting, ILoadServer rejecting, ILoadServer meshHttp, ILoadServer aspNetHttp, ILoadServer limitOff)
