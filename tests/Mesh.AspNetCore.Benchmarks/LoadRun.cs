@@ -235,6 +235,12 @@ public static partial class LoadRun
             return 2;
         }
 
+        if (files.FirstOrDefault(f => !File.Exists(f)) is { } missing)
+        {
+            Console.Error.WriteLine($"{PoolOption}: no file '{missing}'.");
+            return 2;
+        }
+
         var rates = Scenarios.Select(_ => new List<double>()).ToArray();
         var cpu = Scenarios.Select(_ => new List<double>()).ToArray();
         var roundsRead = 0;
@@ -251,7 +257,12 @@ public static partial class LoadRun
                     var round = int.Parse(match.Groups["round"].Value, CultureInfo.InvariantCulture);
                     var rate = double.Parse(match.Groups["rate"].Value, CultureInfo.InvariantCulture);
                     var cpuPerRequest = double.Parse(match.Groups["cpu"].Value, CultureInfo.InvariantCulture);
-                    (rounds.TryGetValue(round, out var seen) ? seen : rounds[round] = [])[scenario] = (rate, cpuPerRequest);
+                    if (!rounds.TryGetValue(round, out var loaded))
+                    {
+                        rounds[round] = loaded = [];
+                    }
+
+                    loaded[scenario] = (rate, cpuPerRequest);
                 }
             }
 

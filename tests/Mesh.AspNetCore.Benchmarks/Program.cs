@@ -9,8 +9,9 @@ namespace Mesh.AspNetCore.Benchmarks;
 /// Runs the benchmarks: <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --filter '*'</c>.
 /// Add <c>--quick</c> (this project's short job: 3 warmups and 15 measured iterations of 200 ms, a few minutes for the
 /// whole suite on 2 cores) or BenchmarkDotNet's own <c>--job short</c> (3 and 3). <c>--load</c> runs the h2load load run
-/// of <see cref="LoadRun"/> instead (<c>--load-pool</c> pools the rounds of saved runs), <c>--paired</c> the interleaved load-balancing run of <see cref="PairedLoadBalancingRun"/>,
-/// <c>--paired-pipeline</c> the interleaved safe-retries run of <see cref="PairedClientPipelineRun"/>.
+/// of <see cref="LoadRun"/> instead (<c>--load-pool</c> pools the rounds of saved runs), <c>--paired</c> the interleaved
+/// load-balancing run of <see cref="PairedLoadBalancingRun"/>, <c>--paired-pipeline</c> the interleaved safe-retries run
+/// of <see cref="PairedClientPipelineRun"/>.
 /// </summary>
 public static class Program
 {
