@@ -25,7 +25,7 @@ internal static class UnreadRequest
     /// </summary>
     public static bool HasEnded(HttpContext context)
     {
-        if (context.Features.Get<IHttpRequestTrailersFeature>() is { Available: true })
+        if (RequestFeatures.Get<IHttpRequestTrailersFeature>(context.Features) is { Available: true })
         {
             return true;
         }

@@ -38,7 +38,7 @@ internal sealed partial class CallerAuthorizationMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        var peer = _tls.IsApplied ? context.Features.Get<MeshPeerFeature>() : null;
+        var peer = _tls.IsApplied ? RequestFeatures.Get<MeshPeerFeature>(context.Features) : null;
         if (peer is not null)
         {
             context.User = peer.CreatePrincipal();

@@ -1,4 +1,5 @@
 using Mesh.AspNetCore.Identity.Internal;
+using Mesh.AspNetCore.Internal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features.Authentication;
 using Microsoft.Extensions.Primitives;
@@ -24,13 +25,13 @@ internal static class CallerIdentity
         }
 
         // A mesh certificate's identity (Mesh:Tls) is proven by the TLS handshake: it wins over anything the request says.
-        if (meshTls && context.Features.Get<MeshPeerFeature>() is { } peer)
+        if (meshTls && RequestFeatures.Get<MeshPeerFeature>(context.Features) is { } peer)
         {
             return CallerKey.ForUser(peer.Identity.Name);
         }
 
         // Read the feature rather than HttpContext.User, which allocates an anonymous principal when none was set.
-        var user = context.Features.Get<IHttpAuthenticationFeature>()?.User;
+        var user = RequestFeatures.Get<IHttpAuthenticationFeature>(context.Features)?.User;
         if (user?.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name })
         {
             return CallerKey.ForUser(name);

@@ -1,3 +1,4 @@
+using Mesh.AspNetCore.Internal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -15,7 +16,7 @@ internal sealed class RateLimitMiddleware(RequestDelegate next)
     public Task InvokeAsync(HttpContext context)
     {
         // The endpoint feature is looked up once: it gives the stand-in and takes the matched endpoint back.
-        var selected = context.Features.Get<IEndpointFeature>();
+        var selected = RequestFeatures.Get<IEndpointFeature>(context.Features);
         return RateLimitedEndpoint.Of(selected?.Endpoint) is { } limited
             ? limited.InvokeBeforeEndpointAsync(context, selected!, next)
             : next(context);
