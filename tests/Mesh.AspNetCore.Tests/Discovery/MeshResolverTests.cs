@@ -38,4 +38,37 @@ public sealed class MeshResolverTests
 
         Assert.Equal([50001, 50002], published);
     }
+
+    [Fact]
+    public async Task Refresh_AfterAPublishTheChannelRefusedAsDisposed_PublishesAgain()
+    {
+        await using var client = await MeshClientHost.StartAsync(MeshConfig.For(50001), m => m.AddClient<InventoryClient>("inventory-service"));
+        using var resolver = new MeshResolver(
+            "inventory-service",
+            client.Get<EndpointRegistry>().Get("inventory-service"),
+            client.Get<IOptionsMonitor<SecureMeshOptions>>(),
+            TimeProvider.System,
+            NullLoggerFactory.Instance);
+        var published = new List<int>();
+        var refused = false;
+        resolver.Start(result =>
+        {
+            // grpc-dotnet's channel throws ObjectDisposedException from its listener while it is being disposed.
+            if (!refused)
+            {
+                refused = true;
+                throw new ObjectDisposedException("channel");
+            }
+
+            published.Add(result.Addresses!.Single().EndPoint.Port);
+        });
+        resolver.Refresh();
+
+        // The resolver itself was not disposed: a refresh asked for later resolves and publishes.
+        client.Reload(("Mesh:Discovery:Services:0:Port", "50002"));
+        resolver.Refresh();
+
+        Assert.True(refused);
+        Assert.Contains(50002, published);
+    }
 }

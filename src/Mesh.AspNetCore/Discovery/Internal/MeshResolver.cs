@@ -102,7 +102,8 @@ internal sealed partial class MeshResolver : Resolver
             }
             catch (ObjectDisposedException)
             {
-                return; // the channel is being disposed
+                // The channel is being disposed, and disposes this resolver next: nothing to log. The refreshes this
+                // resolution handled are still cleared below, so that one asked for later starts a resolution again.
             }
             catch (Exception ex)
             {
