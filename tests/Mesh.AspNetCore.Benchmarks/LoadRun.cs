@@ -18,14 +18,17 @@ namespace Mesh.AspNetCore.Benchmarks;
 
 /// <summary>
 /// A load run over loopback HTTP/2 with h2load (Debian's <c>nghttp2-client</c>), the way a user would measure a server:
-/// <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --load [--rounds 5] [--requests 200000] [--only gRPC] [--allocation-types] [--h2load-cpus 1] [--process-per-server] [--seed 1]</c>
+/// <c>dotnet run -c Release --project tests/Mesh.AspNetCore.Benchmarks -- --load [--rounds 5] [--requests 200000] [--only gRPC] [--allocation-types] [--h2load-cpus 1] [--process-per-server] [--processes 3] [--seed 1]</c>
 /// (<c>--only</c> loads just the scenarios whose name contains its value; <c>--allocation-types</c> prints the types the
 /// servers allocated in each scenario, from the runtime's allocation samples; <c>--h2load-cpus</c> runs h2load with
 /// <c>taskset -c</c> on those CPUs, so that with the servers started under <c>taskset</c> on the others the two never
 /// share a core).
 /// Six Kestrel servers on 127.0.0.1, in this process or, with <c>--process-per-server</c>, each in a process of its own
 /// (<see cref="ServerProcess"/>); each round loads each of them once, in an order drawn at random (<c>--seed</c>), so
-/// that the machine's changing load spreads over every scenario, and the medians of the rounds give the ratios.
+/// that the machine's changing load spreads over every scenario, and the medians of the rounds give the ratios. With
+/// <c>--processes N</c>, each scenario runs in N processes of its own, each loaded once a round, and a scenario's rate
+/// in a round is the mean of its processes': two processes of one server differ by a few percent for as long as they
+/// run (the tiered compiler's profile-guided code is each process's own), which more rounds do not average out.
 /// </summary>
 /// <remarks>
 /// gRPC: the trivial unary <c>Ping</c> on a server without the mesh, with the mesh admitting every call, and with the
@@ -47,6 +50,7 @@ public static partial class LoadRun
     private const int MaxWarmUpPasses = 40;
 
     public const string ProcessPerServerOption = "--process-per-server";
+    public const string ProcessesOption = "--processes";
     public const string ServeOption = "--load-server";
     public const string PoolOption = "--load-pool";
     private const int BootstrapResamples = 2000;
@@ -108,25 +112,38 @@ public static partial class LoadRun
 
         var grpcBody = WriteTemp(GrpcFrame(new PingRequest { Text = "ping" }));
         var jsonBody = WriteTemp("""{"item":"book","quantity":1}"""u8.ToArray());
-        var separate = args.Contains(ProcessPerServerOption, StringComparer.OrdinalIgnoreCase);
+        var processes = BenchmarkOptions.Int(args, ProcessesOption, 1);
+        if (processes < 1)
+        {
+            Console.Error.WriteLine($"{ProcessesOption} needs a number of processes of at least 1.");
+            return 2;
+        }
+
+        var separate = processes > 1 || args.Contains(ProcessPerServerOption, StringComparer.OrdinalIgnoreCase);
         if (separate && args.Contains(AllocationTypesOption, StringComparer.OrdinalIgnoreCase))
         {
             Console.Error.WriteLine($"{AllocationTypesOption} samples this process's allocations: it cannot be used with {ProcessPerServerOption}.");
             return 2;
         }
 
-        Console.WriteLine(separate ? "each server in a process of its own" : "every server in this process");
-        var servers = new List<(string Name, ILoadServer Server, string Path, string Body, string ContentType)>();
+        Console.WriteLine(!separate ? "every server in this process"
+            : processes == 1 ? "each server in a process of its own"
+            : $"each server in {processes} processes of its own");
+        var servers = new List<(string Name, ILoadServer Server, string Path, string Body, string ContentType, int Scenario)>();
         try
         {
-            for (var i = 0; i < Scenarios.Count; i++)
+            for (var process = 0; process < processes; process++)
             {
-                var scenario = Scenarios[i];
-                ILoadServer server = separate ? ServerProcess.Start(i) : new InProcessServer(scenario.Start());
-                servers.Add((scenario.Name, server, scenario.Path, scenario.Grpc ? grpcBody : jsonBody, scenario.Grpc ? "application/grpc" : "application/json"));
-            }
+                for (var i = 0; i < Scenarios.Count; i++)
+                {
+                    var scenario = Scenarios[i];
+                    ILoadServer server = separate ? ServerProcess.Start(i) : new InProcessServer(scenario.Start());
+                    servers.Add((scenario.Name, server, scenario.Path, scenario.Grpc ? grpcBody : jsonBody, scenario.Grpc ? "application/grpc" : "application/json", i));
+                }
 
-            Prepare(servers[0].Server, servers[1].Server, servers[2].Server, servers[3].Server, servers[4].Server, servers[5].Server);
+                var set = servers[^Scenarios.Count..].Select(s => s.Server).ToArray();
+                Prepare(set[0], set[1], set[2], set[3], set[4], set[5]);
+            }
 
             // Untimed passes over every server first, until the JIT's tiers (tier 0, instrumented, tier 1) have settled:
             // three passes in a row that compile (next to) no method. The tiered compiler promotes methods in bursts,
@@ -170,7 +187,7 @@ public static partial class LoadRun
                 shuffle.Shuffle(order);
                 foreach (var i in order)
                 {
-                    var (name, server, path, body, contentType) = servers[i];
+                    var (name, server, path, body, contentType, _) = servers[i];
                     if (only is not null && !name.Contains(only, StringComparison.OrdinalIgnoreCase))
                     {
                         rates[i].Add(double.NaN);
@@ -184,19 +201,29 @@ public static partial class LoadRun
                     cpu[i].Add(cpuPerRequest);
                     allocations[i].Add(bytesPerRequest);
                     sampler?.PrintAndReset(name);
-                    Console.WriteLine($"round {round}: {name}: {rate:F0} req/s, server CPU {cpuPerRequest:F2} us/request, {bytesPerRequest:F0} B/request, {compiled} methods compiled by the JIT");
+                    var ofProcess = processes > 1 ? $", process {(i / Scenarios.Count) + 1} of {processes}" : string.Empty;
+                    Console.WriteLine($"round {round}: {name}: {rate:F0} req/s, server CPU {cpuPerRequest:F2} us/request, {bytesPerRequest:F0} B/request, {compiled} methods compiled by the JIT{ofProcess}");
                 }
             }
 
+            if (processes > 1)
+            {
+                PrintProcesses(servers.Select(s => s.Scenario).ToArray(), rates);
+            }
+
+            // A scenario's rate (and CPU, and bytes) in a round: the mean of its processes'.
+            rates = OfScenarios(servers.Select(s => s.Scenario).ToArray(), rates);
+            cpu = OfScenarios(servers.Select(s => s.Scenario).ToArray(), cpu);
+            allocations = OfScenarios(servers.Select(s => s.Scenario).ToArray(), allocations);
             var medianRates = rates.Select(Median).ToArray();
             var medianCpu = cpu.Select(Median).ToArray();
             var medianAllocations = allocations.Select(Median).ToArray();
             Console.WriteLine();
             Console.WriteLine("| Scenario | Median req/s | Median server CPU (us/request) | Server allocated (B/request) | Rounds (req/s) |");
             Console.WriteLine("| --- | ---: | ---: | ---: | --- |");
-            for (var i = 0; i < servers.Count; i++)
+            for (var i = 0; i < Scenarios.Count; i++)
             {
-                Console.WriteLine($"| {servers[i].Name} | {medianRates[i]:F0} | {medianCpu[i]:F2} | {medianAllocations[i]:F0} | {string.Join(", ", rates[i].Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))} |");
+                Console.WriteLine($"| {Scenarios[i].Name} | {medianRates[i]:F0} | {medianCpu[i]:F2} | {medianAllocations[i]:F0} | {string.Join(", ", rates[i].Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))} |");
             }
 
             Console.WriteLine();
@@ -212,7 +239,7 @@ public static partial class LoadRun
         }
         finally
         {
-            foreach (var (_, server, _, _, _) in servers)
+            foreach (var (_, server, _, _, _, _) in servers)
             {
                 server.Dispose();
             }
@@ -247,7 +274,8 @@ public static partial class LoadRun
         foreach (var file in files)
         {
             // A round's line for each scenario: "round 3: {name}: 117396 req/s, server CPU 8.28 us/request, ...".
-            var rounds = new SortedDictionary<int, Dictionary<int, (double Rate, double Cpu)>>();
+            // With --processes, a round has a line for each process of a scenario: the round's value is their mean.
+            var rounds = new SortedDictionary<int, Dictionary<int, List<(double Rate, double Cpu)>>>();
             foreach (var line in File.ReadLines(file))
             {
                 var match = RoundLine().Match(line);
@@ -262,7 +290,12 @@ public static partial class LoadRun
                         rounds[round] = loaded = [];
                     }
 
-                    loaded[scenario] = (rate, cpuPerRequest);
+                    if (!loaded.TryGetValue(scenario, out var ofProcesses))
+                    {
+                        loaded[scenario] = ofProcesses = [];
+                    }
+
+                    ofProcesses.Add((rate, cpuPerRequest));
                 }
             }
 
@@ -271,9 +304,9 @@ public static partial class LoadRun
             {
                 for (var i = 0; i < Scenarios.Count; i++)
                 {
-                    var loaded = round.TryGetValue(i, out var value);
-                    rates[i].Add(loaded ? value.Rate : double.NaN);
-                    cpu[i].Add(loaded ? value.Cpu : double.NaN);
+                    var loaded = round.TryGetValue(i, out var values);
+                    rates[i].Add(loaded ? values!.Average(v => v.Rate) : double.NaN);
+                    cpu[i].Add(loaded ? values!.Average(v => v.Cpu) : double.NaN);
                 }
             }
 
@@ -289,6 +322,30 @@ public static partial class LoadRun
 
         PrintWithinRounds($"Ratios within each of the {roundsRead} rounds of {files.Length} run(s)", rates, cpu);
         return 0;
+    }
+
+    /// <summary>The values of each scenario's processes in each round (<paramref name="ofServers"/>, by server), as their mean.</summary>
+    private static List<double>[] OfScenarios(int[] scenarioOfServer, List<double>[] ofServers) =>
+        Scenarios.Select((_, scenario) =>
+        {
+            var mine = ofServers.Where((_, server) => scenarioOfServer[server] == scenario).ToArray();
+            return Enumerable.Range(0, mine[0].Count).Select(round => mine.Average(values => values[round])).ToList();
+        }).ToArray();
+
+    /// <summary>
+    /// Each process's median rate and its ratio to the first plain server's within rounds: how far processes of one
+    /// server differ, which the interval of the rounds does not show.
+    /// </summary>
+    private static void PrintProcesses(int[] scenarioOfServer, List<double>[] rates)
+    {
+        Console.WriteLine();
+        Console.WriteLine("Each process: median req/s and, within rounds, its ratio to the first plain server's process:");
+        for (var scenario = 0; scenario < Scenarios.Count; scenario++)
+        {
+            var mine = Enumerable.Range(0, rates.Length).Where(server => scenarioOfServer[server] == scenario)
+                .Select(server => string.Create(CultureInfo.InvariantCulture, $"{Median(rates[server]):F0} ({WithinRounds(rates[server], rates[0])})"));
+            Console.WriteLine($"{Scenarios[scenario].Name}: {string.Join("; ", mine)}");
+        }
     }
 
     // The scenarios of one round ran within seconds of each other: a ratio taken within each round cancels the machine's
