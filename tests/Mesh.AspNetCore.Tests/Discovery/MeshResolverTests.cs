@@ -15,12 +15,7 @@ public sealed class MeshResolverTests
     {
         // No server is called: the ports only name the endpoints.
         await using var client = await MeshClientHost.StartAsync(MeshConfig.For(50001), m => m.AddClient<InventoryClient>("inventory-service"));
-        using var resolver = new MeshResolver(
-            "inventory-service",
-            client.Get<EndpointRegistry>().Get("inventory-service"),
-            client.Get<IOptionsMonitor<SecureMeshOptions>>(),
-            TimeProvider.System,
-            NullLoggerFactory.Instance);
+        using var resolver = ResolverOf(client);
         var published = new List<int>();
         resolver.Start(result => published.Add(result.Addresses!.Single().EndPoint.Port));
 
@@ -43,12 +38,7 @@ public sealed class MeshResolverTests
     public async Task Refresh_AfterAPublishTheChannelRefusedAsDisposed_PublishesAgain()
     {
         await using var client = await MeshClientHost.StartAsync(MeshConfig.For(50001), m => m.AddClient<InventoryClient>("inventory-service"));
-        using var resolver = new MeshResolver(
-            "inventory-service",
-            client.Get<EndpointRegistry>().Get("inventory-service"),
-            client.Get<IOptionsMonitor<SecureMeshOptions>>(),
-            TimeProvider.System,
-            NullLoggerFactory.Instance);
+        using var resolver = ResolverOf(client);
         var published = new List<int>();
         var refused = false;
         resolver.Start(result =>
@@ -71,4 +61,11 @@ public sealed class MeshResolverTests
         Assert.True(refused);
         Assert.Contains(50002, published);
     }
+
+    private static MeshResolver ResolverOf(MeshClientHost client) => new(
+        "inventory-service",
+        client.Get<EndpointRegistry>().Get("inventory-service"),
+        client.Get<IOptionsMonitor<SecureMeshOptions>>(),
+        TimeProvider.System,
+        NullLoggerFactory.Instance);
 }
