@@ -122,7 +122,7 @@ public static partial class LoadRun
         var separate = processes > 1 || args.Contains(ProcessPerServerOption, StringComparer.OrdinalIgnoreCase);
         if (separate && args.Contains(AllocationTypesOption, StringComparer.OrdinalIgnoreCase))
         {
-            Console.Error.WriteLine($"{AllocationTypesOption} samples this process's allocations: it cannot be used with {ProcessPerServerOption}.");
+            Console.Error.WriteLine($"{AllocationTypesOption} samples this process's allocations: it cannot be used with {ProcessPerServerOption} or {ProcessesOption}.");
             return 2;
         }
 
@@ -206,15 +206,16 @@ public static partial class LoadRun
                 }
             }
 
+            var scenarioOfServer = servers.Select(s => s.Scenario).ToArray();
             if (processes > 1)
             {
-                PrintProcesses(servers.Select(s => s.Scenario).ToArray(), rates);
+                PrintProcesses(scenarioOfServer, rates);
             }
 
             // A scenario's rate (and CPU, and bytes) in a round: the mean of its processes'.
-            rates = OfScenarios(servers.Select(s => s.Scenario).ToArray(), rates);
-            cpu = OfScenarios(servers.Select(s => s.Scenario).ToArray(), cpu);
-            allocations = OfScenarios(servers.Select(s => s.Scenario).ToArray(), allocations);
+            rates = OfScenarios(scenarioOfServer, rates);
+            cpu = OfScenarios(scenarioOfServer, cpu);
+            allocations = OfScenarios(scenarioOfServer, allocations);
             var medianRates = rates.Select(Median).ToArray();
             var medianCpu = cpu.Select(Median).ToArray();
             var medianAllocations = allocations.Select(Median).ToArray();
