@@ -94,6 +94,19 @@ public static partial class LoadRun
         new("gRPC, mesh, rate limit off", PingPath, Grpc: true, () => BenchmarkServer.Start(MeshConfiguration.NoRateLimit(), s => s.AddSecureMesh())),
     ];
 
+    /// <summary>
+    /// The ratios the run prints, of a scenario to its baseline (indices into <see cref="Scenarios"/>), with the goal or
+    /// what the ratio shows. The run's medians give those with a note; the ratios within rounds give all of them.
+    /// </summary>
+    private static readonly (string Label, int Scenario, int Baseline, string? Note)[] Ratios =
+    [
+        ("mesh admitted / plain server:            ", 1, 0, "goal >= 0.97"),
+        ("mesh rejected / plain server (admitted): ", 2, 0, "goal >= 1.10"),
+        ("mesh HTTP rejected / AddRateLimiter:     ", 3, 4, "goal >= 0.90"),
+        ("mesh, rate limit off / plain server:     ", 5, 0, "no goal: the mesh's middleware without a decision"),
+        ("mesh admitted / mesh, rate limit off:    ", 1, 5, null),
+    ];
+
     /// <summary>The server process of <see cref="ProcessPerServerOption"/>: <c>--load-server {index}</c> serves that scenario.</summary>
     public static int Serve(string[] args) =>
         ServerProcess.Serve(Scenarios[BenchmarkOptions.Int(args, ServeOption, -1)]);
@@ -229,10 +242,10 @@ public static partial class LoadRun
 
             Console.WriteLine();
             Console.WriteLine("Ratios of throughput (req/s) and, in brackets, of server CPU per request inverted (baseline CPU / scenario CPU):");
-            Console.WriteLine($"mesh admitted / plain server:            {medianRates[1] / medianRates[0]:F2} ({medianCpu[0] / medianCpu[1]:F2}) (goal >= 0.97)");
-            Console.WriteLine($"mesh rejected / plain server (admitted): {medianRates[2] / medianRates[0]:F2} ({medianCpu[0] / medianCpu[2]:F2}) (goal >= 1.10)");
-            Console.WriteLine($"mesh HTTP rejected / AddRateLimiter:     {medianRates[3] / medianRates[4]:F2} ({medianCpu[4] / medianCpu[3]:F2}) (goal >= 0.90)");
-            Console.WriteLine($"mesh, rate limit off / plain server:     {medianRates[5] / medianRates[0]:F2} ({medianCpu[0] / medianCpu[5]:F2}) (no goal: the mesh's middleware without a decision)");
+            foreach (var (label, scenario, baseline, note) in Ratios.Where(r => r.Note is not null))
+            {
+                Console.WriteLine($"{label}{medianRates[scenario] / medianRates[baseline]:F2} ({medianCpu[baseline] / medianCpu[scenario]:F2}) ({note})");
+            }
 
             Console.WriteLine();
             PrintWithinRounds("The same ratios taken within each round", rates, cpu);
@@ -354,11 +367,10 @@ public static partial class LoadRun
     private static void PrintWithinRounds(string title, List<double>[] rates, List<double>[] cpu)
     {
         Console.WriteLine($"{title} (median of the rounds, quartiles and the median's {IntervalPercent}% bootstrap interval in brackets):");
-        Console.WriteLine($"mesh admitted / plain server:            {WithinRounds(rates[1], rates[0])}, CPU {WithinRounds(cpu[0], cpu[1])}");
-        Console.WriteLine($"mesh rejected / plain server (admitted): {WithinRounds(rates[2], rates[0])}, CPU {WithinRounds(cpu[0], cpu[2])}");
-        Console.WriteLine($"mesh HTTP rejected / AddRateLimiter:     {WithinRounds(rates[3], rates[4])}, CPU {WithinRounds(cpu[4], cpu[3])}");
-        Console.WriteLine($"mesh, rate limit off / plain server:     {WithinRounds(rates[5], rates[0])}, CPU {WithinRounds(cpu[0], cpu[5])}");
-        Console.WriteLine($"mesh admitted / mesh, rate limit off:    {WithinRounds(rates[1], rates[5])}, CPU {WithinRounds(cpu[5], cpu[1])}");
+        foreach (var (label, scenario, baseline, _) in Ratios)
+        {
+            Console.WriteLine($"{label}{WithinRounds(rates[scenario], rates[baseline])}, CPU {WithinRounds(cpu[baseline], cpu[scenario])}");
+        }
     }
 
     /// <summary>
