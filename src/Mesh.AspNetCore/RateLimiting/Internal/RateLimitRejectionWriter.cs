@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace Mesh.AspNetCore.RateLimiting.Internal;
 
@@ -44,10 +45,13 @@ internal sealed class RateLimitRejectionWriter(IServiceProvider services)
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         var headers = response.Headers;
+
+        // Known headers through their properties, and the gRPC names as the instances of HeaderNames, which Kestrel
+        // keeps in its set of interned names: each name is then found without a comparison of its characters.
         headers.ContentType = s_grpcContentType;
-        headers[GrpcStatusHeader] = s_resourceExhausted;
-        headers[GrpcMessageHeader] = texts.GrpcMessage;
-        headers[RateLimitConstants.RetryAfterTrailer] = texts.RetryAfter;
+        headers[HeaderNames.GrpcStatus] = s_resourceExhausted;
+        headers[HeaderNames.GrpcMessage] = texts.GrpcMessage;
+        headers.RetryAfter = texts.RetryAfter;
         headers[RateLimitConstants.RetryPushbackTrailer] = MillisecondsFor(retryAfter);
         headers[RateLimitConstants.RejectedByHeader] = s_rateLimitRejection;
     }
