@@ -23,9 +23,6 @@ internal static class RateLimitConstants
     /// <summary>Methods of the standard gRPC health service start with this and are never limited.</summary>
     public const string HealthServicePrefix = "/grpc.health.v1.Health/";
 
-    /// <summary>gRPC trailer with the whole seconds to wait (at least 1).</summary>
-    public const string RetryAfterTrailer = "retry-after";
-
     /// <summary>gRPC trailer with the exact milliseconds to wait, honoured by gRPC retry policies.</summary>
     public const string RetryPushbackTrailer = "grpc-retry-pushback-ms";
 

@@ -18,8 +18,6 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// </summary>
 internal sealed class RateLimitRejectionWriter(IServiceProvider services)
 {
-    public const string GrpcStatusHeader = "grpc-status";
-    public const string GrpcMessageHeader = "grpc-message";
     public const string ProblemJsonContentType = "application/problem+json";
     public const string TooManyRequestsTitle = "Too Many Requests";
     public const string TooManyRequestsType = "https://tools.ietf.org/html/rfc6585#section-4";
