@@ -416,6 +416,58 @@ public sealed class MeshRateLimiterTests
         Assert.Equal(3, limiter.GetStatistics(caller)?.CurrentAvailablePermits);
     }
 
+    [Fact]
+    public void CoarseClock_SystemTimeProvider_UsedOnlyWithIt()
+    {
+        using var system = Services(maxRequests: 5, windowMs: 60_000, TimeProvider.System);
+        using var fake = Services(maxRequests: 5, windowMs: 60_000);
+
+        Assert.NotNull(system.GetRequiredService<MeshRateLimiter>().CoarseMilliseconds);
+        Assert.Null(fake.GetRequiredService<MeshRateLimiter>().CoarseMilliseconds);
+    }
+
+    [Fact]
+    public void AttemptAcquire_CoarseClockTicksBehind_WindowStillEndsExactlyOnThePreciseClock()
+    {
+        // A coarse clock that ticks every 45 ms: at the window's end it reads 990 ms, 10 ms short of the window.
+        var time = new CountingTimeProvider();
+        using var provider = Services(maxRequests: 3, windowMs: 1_000, time);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        limiter.CoarseMilliseconds = () => time.Milliseconds / 45 * 45;
+        var caller = CallerKey.ForService("svc-a");
+        Assert.True(limiter.AttemptAcquire(caller).IsAcquired);
+        time.Advance(TimeSpan.FromMilliseconds(1_000));
+
+        var leases = Enumerable.Range(0, 10).Select(_ => limiter.AttemptAcquire(caller)).ToList();
+
+        // The window that opened at 0 ended at 1,000: the next one admits 3 and tells the 4th to wait all of it.
+        Assert.Equal(3, leases.Count(l => l.IsAcquired));
+        Assert.True(leases[3].TryGetMetadata(MetadataName.RetryAfter, out var retryAfter));
+        Assert.Equal(TimeSpan.FromMilliseconds(1_000), retryAfter);
+    }
+
+    [Fact]
+    public void AttemptAcquire_WindowFarFromItsEnd_CountsWithoutReadingThePreciseClock()
+    {
+        var time = new CountingTimeProvider();
+        using var provider = Services(maxRequests: 101, windowMs: 60_000, time);
+        var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        limiter.CoarseMilliseconds = () => time.Milliseconds;
+        var caller = CallerKey.ForService("svc-a");
+        Assert.True(limiter.AttemptAcquire(caller).IsAcquired); // opens the window: reads the precise clock
+        time.Advance(TimeSpan.FromSeconds(30));
+        var readsBefore = time.Reads;
+
+        var admitted = Enumerable.Range(0, 100).Count(_ => limiter.AttemptAcquire(caller).IsAcquired);
+        var readsWhileAdmitting = time.Reads - readsBefore;
+        var rejected = limiter.AttemptAcquire(caller);
+
+        Assert.Equal((100, 0), (admitted, readsWhileAdmitting));
+        Assert.False(rejected.IsAcquired);
+        Assert.True(rejected.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter));
+        Assert.Equal(TimeSpan.FromSeconds(30), retryAfter);
+    }
+
     /// <summary>Partitions whose window has ended at once (no permit taken), which the next sweep drops.</summary>
     private static void AddIdlePartitions(MeshRateLimiter limiter, int count)
     {
@@ -441,6 +493,23 @@ public sealed class MeshRateLimiterTests
             o.Resilience.RateLimit.Enabled = enabled;
         });
         return services.BuildServiceProvider();
+    }
+
+    /// <summary>A fake clock that counts the precise timestamps read from it.</summary>
+    private sealed class CountingTimeProvider : FakeTimeProvider
+    {
+        private int _reads;
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        /// <summary>The fake time in whole milliseconds, read without counting.</summary>
+        public long Milliseconds => GetUtcNow().ToUnixTimeMilliseconds();
+
+        public override long GetTimestamp()
+        {
+            Interlocked.Increment(ref _reads);
+            return base.GetTimestamp();
+        }
     }
 
     /// <summary>A manually advanced clock whose reads take no lock; its timers never fire.</summary>

@@ -1,6 +1,7 @@
 using Mesh.AspNetCore.Identity.Internal;
 using Mesh.AspNetCore.Internal;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Features.Authentication;
 using Microsoft.Extensions.Primitives;
 
@@ -43,7 +44,9 @@ internal static class CallerIdentity
             return CallerKey.ForService(serviceId.ToString());
         }
 
-        return CallerKey.ForAddress(context.Connection.RemoteIpAddress);
+        // The connection feature through the indexer, as above: HttpContext.Connection fetches it through the
+        // collection's generic Get on the first use in every request.
+        return CallerKey.ForAddress(RequestFeatures.Get<IHttpConnectionFeature>(context.Features)?.RemoteIpAddress);
     }
 
     internal static bool IsUsableServiceId(StringValues values)

@@ -30,12 +30,21 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// by swapping in a new one, and is rejected by reading the count alone. A sweep marks a partition removed with a
 /// compare-and-swap as well, which fails if a request opened a new window in the meantime.
 /// </para>
+/// <para>
+/// Reading the clock: with the system's <see cref="TimeProvider"/>, a request first reads the coarse millisecond tick
+/// count (<see cref="Environment.TickCount64"/>, a third of the cost of a precise timestamp). When that reading puts the
+/// caller's window further from its end than the two clocks can differ (<see cref="RateLimitConstants.CoarseClockSlackMs"/>
+/// and a thousandth of the window, <see cref="RateLimitConstants.CoarseClockDriftDivisor"/>), the window certainly still runs and the request counts in it without the precise clock. A request near the end, one that opens a window
+/// and one that is rejected read the precise clock as before, so windows end and <c>RetryAfter</c> is given exactly as
+/// the <see cref="TimeProvider"/> says.
+/// </para>
 /// </remarks>
 internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
 {
     private readonly IOptionsMonitor<SecureMeshOptions> _options;
     private readonly TimeProvider _time;
     private readonly long _timestampFrequency;
+    private Func<long>? _coarseMilliseconds;
     private readonly ITimer _sweepTimer;
     private readonly Lock _sweepLock = new();
     private ConcurrentDictionary<CallerKey, Window> _windows = new();
@@ -52,6 +61,7 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
         _options = options;
         _time = time;
         _timestampFrequency = time.TimestampFrequency;
+        _coarseMilliseconds = ReferenceEquals(time, TimeProvider.System) ? static () => Environment.TickCount64 : null;
         var interval = TimeSpan.FromMilliseconds(RateLimitConstants.SweepIntervalMs);
         _sweepTimer = time.CreateTimer(static state => ((MeshRateLimiter)state!).RemoveIdlePartitions(), this, interval, interval);
     }
@@ -73,6 +83,18 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
 
     /// <summary>The current partition table, for tests that check that a replaced one is no longer held.</summary>
     internal object PartitionTable => Volatile.Read(ref _windows);
+
+    /// <summary>
+    /// The coarse clock (milliseconds) that lets a request count without reading the precise one, or
+    /// <see langword="null"/> to read the precise clock on every request: <see cref="Environment.TickCount64"/> with the
+    /// system's time provider, none with any other. Tests set a coarse clock beside a fake time provider. Over a
+    /// window it must fall behind the time provider by less than the margin the remarks on this class give.
+    /// </summary>
+    internal Func<long>? CoarseMilliseconds
+    {
+        get => _coarseMilliseconds;
+        set => _coarseMilliseconds = value;
+    }
 
     /// <summary>Tests only: runs when a request has read which table is current, before it looks its caller up.</summary>
     internal Action? OnTableRead { get; set; }
@@ -125,6 +147,9 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
         ArgumentOutOfRangeException.ThrowIfGreaterThan(permitCount, maxRequests);
         var length = WindowLength(limit);
 
+        // A window whose coarse age is below this certainly runs (see the remarks on this class).
+        var surelyRunningMs = limit.WindowMs - (limit.WindowMs / RateLimitConstants.CoarseClockDriftDivisor) - RateLimitConstants.CoarseClockSlackMs;
+
         while (true)
         {
             var windows = Volatile.Read(ref _windows);
@@ -144,7 +169,7 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
                 continue; // the table was replaced: count in the caller's window in the new one
             }
 
-            switch (TryAcquireIn(window, permitCount, maxRequests, length, out retryAfter))
+            switch (TryAcquireIn(window, permitCount, maxRequests, length, surelyRunningMs, out retryAfter))
             {
                 case Outcome.Admitted:
                     return true;
@@ -164,7 +189,7 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
     /// window itself to open the next one. Concurrent requests of one caller (many connections of one upstream
     /// service) then never wait for each other, and a rejection writes nothing.
     /// </summary>
-    private Outcome TryAcquireIn(Window window, int permitCount, int maxRequests, long length, out TimeSpan retryAfter)
+    private Outcome TryAcquireIn(Window window, int permitCount, int maxRequests, long length, long surelyRunningMs, out TimeSpan retryAfter)
     {
         retryAfter = default;
         while (true)
@@ -173,6 +198,17 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
             if (ReferenceEquals(current, WindowCount.Removed))
             {
                 return Outcome.Removed;
+            }
+
+            // A window with room left, far from its end by the coarse clock: counted without the precise one. A full
+            // window is left to the precise clock at once: it either ended or rejects with the exact time left.
+            if (current is not null
+                && maxRequests - Volatile.Read(ref current.Count) >= permitCount
+                && _coarseMilliseconds is { } coarse
+                && coarse() - current.CoarseStart < surelyRunningMs
+                && TryCount(current, permitCount, maxRequests))
+            {
+                return Outcome.Admitted;
             }
 
             var now = _time.GetTimestamp();
@@ -185,7 +221,8 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
 
                 // The first request after the end opens the next window; of concurrent ones, one opens it and the
                 // others count in it.
-                if (ReferenceEquals(Interlocked.CompareExchange(ref window.Current, new WindowCount(now, permitCount), current), current))
+                var next = new WindowCount(now, _coarseMilliseconds?.Invoke() ?? 0, permitCount);
+                if (ReferenceEquals(Interlocked.CompareExchange(ref window.Current, next, current), current))
                 {
                     return Outcome.Admitted;
                 }
@@ -193,21 +230,32 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
                 continue;
             }
 
-            var count = Volatile.Read(ref current.Count);
-            while (maxRequests - count >= permitCount)
+            if (TryCount(current, permitCount, maxRequests))
             {
-                var seen = Interlocked.CompareExchange(ref current.Count, count + permitCount, count);
-                if (seen == count)
-                {
-                    return Outcome.Admitted;
-                }
-
-                count = seen;
+                return Outcome.Admitted;
             }
 
             retryAfter = _time.GetElapsedTime(now, current.Start + length);
             return Outcome.Rejected;
         }
+    }
+
+    /// <summary>Adds <paramref name="permitCount"/> to the count of a running window, unless that passes <paramref name="maxRequests"/>.</summary>
+    private static bool TryCount(WindowCount current, int permitCount, int maxRequests)
+    {
+        var count = Volatile.Read(ref current.Count);
+        while (maxRequests - count >= permitCount)
+        {
+            var seen = Interlocked.CompareExchange(ref current.Count, count + permitCount, count);
+            if (seen == count)
+            {
+                return true;
+            }
+
+            count = seen;
+        }
+
+        return false;
     }
 
     protected override ValueTask<RateLimitLease> AcquireAsyncCore(CallerKey resource, int permitCount, CancellationToken cancellationToken)
@@ -327,13 +375,17 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
         public WindowCount? Current;
     }
 
-    /// <summary>A window that opened at <see cref="Start"/> (a timestamp) and has admitted <see cref="Count"/> permits.</summary>
-    private sealed class WindowCount(long start, int count)
+    /// <summary>
+    /// A window that opened at <see cref="Start"/> (a timestamp; <see cref="CoarseStart"/> on the coarse clock) and has
+    /// admitted <see cref="Count"/> permits.
+    /// </summary>
+    private sealed class WindowCount(long start, long coarseStart, int count)
     {
         /// <summary>Marks a partition a sweep dropped: a request that still holds it counts in a new one.</summary>
-        public static readonly WindowCount Removed = new(long.MinValue, 0);
+        public static readonly WindowCount Removed = new(long.MinValue, long.MinValue, 0);
 
         public readonly long Start = start;
+        public readonly long CoarseStart = coarseStart;
         public int Count = count;
     }
 }

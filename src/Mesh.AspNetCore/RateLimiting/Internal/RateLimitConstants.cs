@@ -11,6 +11,20 @@ internal static class RateLimitConstants
     /// <summary>A longer <c>x-mesh-service-id</c> is ignored, so that a client cannot make the limiter keep huge keys.</summary>
     public const int MaxServiceIdLength = 256;
 
+    /// <summary>
+    /// How far the coarse clock (<see cref="Environment.TickCount64"/>) may fall behind the precise one over a window: a
+    /// tick of up to 16 ms each at the window's start and at the request, and the milliseconds cut off. A request that
+    /// finds its window younger than <c>WindowMs</c> minus this and minus <c>WindowMs</c> /
+    /// <see cref="CoarseClockDriftDivisor"/> by the coarse clock counts without the precise clock.
+    /// </summary>
+    public const int CoarseClockSlackMs = 50;
+
+    /// <summary>
+    /// The share of a window allowed for the two clocks running at different rates (where they come from different
+    /// sources): about a thousandth, 84 s of a day-long window.
+    /// </summary>
+    public const int CoarseClockDriftDivisor = 1_024;
+
     /// <summary>How often partitions whose window has ended are dropped.</summary>
     public const int SweepIntervalMs = 10_000;
 

@@ -112,6 +112,13 @@ internal sealed class RateLimitedEndpoint
 
         const string GrpcContentType = "application/grpc";
         var contentType = request.ContentType;
+
+        // Clients send the lower-case type: compared ordinally first, which is cheaper than without regard to case.
+        if (string.Equals(contentType, GrpcContentType, StringComparison.Ordinal))
+        {
+            return true;
+        }
+
         return contentType is not null
             && contentType.StartsWith(GrpcContentType, StringComparison.OrdinalIgnoreCase)
             && (contentType.Length == GrpcContentType.Length || contentType[GrpcContentType.Length] is '+' or ';');
