@@ -11,14 +11,21 @@ public sealed class MeshRateLimiterTests
 {
     private readonly FakeTimeProvider _time = new();
 
-    [Fact]
-    public async Task AttemptAcquire_64ConcurrentCallersOneId_ExactlyMaxRequestsInEachWindow()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AttemptAcquire_64ConcurrentCallersOneId_ExactlyMaxRequestsInEachWindow(bool coarseClock)
     {
         // FakeTimeProvider serialises every clock read behind a lock, which would hide races in the limiter:
-        // this clock is read without one.
+        // this clock is read without one. With a coarse clock beside it, requests count without the precise one.
         var clock = new FreeRunningClock();
         using var provider = Services(maxRequests: 10_000, windowMs: 60_000, clock);
         var limiter = provider.GetRequiredService<MeshRateLimiter>();
+        if (coarseClock)
+        {
+            limiter.CoarseMilliseconds = () => clock.GetTimestamp() / TimeSpan.TicksPerMillisecond;
+        }
+
         var caller = CallerKey.ForService("svc-a");
 
         var perWindow = new List<int>();
