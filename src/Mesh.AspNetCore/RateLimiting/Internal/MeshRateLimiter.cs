@@ -33,10 +33,11 @@ namespace Mesh.AspNetCore.RateLimiting.Internal;
 /// <para>
 /// Reading the clock: with the system's <see cref="TimeProvider"/>, a request first reads the coarse millisecond tick
 /// count (<see cref="Environment.TickCount64"/>, a third of the cost of a precise timestamp). When that reading puts the
-/// caller's window further from its end than the two clocks can differ (<see cref="RateLimitConstants.CoarseClockSlackMs"/>
-/// and a thousandth of the window, <see cref="RateLimitConstants.CoarseClockDriftDivisor"/>), the window certainly still runs and the request counts in it without the precise clock. A request near the end, one that opens a window
-/// and one that is rejected read the precise clock as before, so windows end and <c>RetryAfter</c> is given exactly as
-/// the <see cref="TimeProvider"/> says.
+/// caller's window further from its end than the two clocks can differ
+/// (<see cref="RateLimitConstants.CoarseClockSlackMs"/> and a thousandth of the window,
+/// <see cref="RateLimitConstants.CoarseClockDriftDivisor"/>), the window certainly still runs and the request counts in
+/// it without the precise clock. A request near the end, one that opens a window and one that is rejected read the
+/// precise clock as before, so windows end and <c>RetryAfter</c> is given exactly as the <see cref="TimeProvider"/> says.
 /// </para>
 /// </remarks>
 internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
@@ -44,7 +45,6 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
     private readonly IOptionsMonitor<SecureMeshOptions> _options;
     private readonly TimeProvider _time;
     private readonly long _timestampFrequency;
-    private Func<long>? _coarseMilliseconds;
     private readonly ITimer _sweepTimer;
     private readonly Lock _sweepLock = new();
     private ConcurrentDictionary<CallerKey, Window> _windows = new();
@@ -61,7 +61,7 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
         _options = options;
         _time = time;
         _timestampFrequency = time.TimestampFrequency;
-        _coarseMilliseconds = ReferenceEquals(time, TimeProvider.System) ? static () => Environment.TickCount64 : null;
+        CoarseMilliseconds = ReferenceEquals(time, TimeProvider.System) ? static () => Environment.TickCount64 : null;
         var interval = TimeSpan.FromMilliseconds(RateLimitConstants.SweepIntervalMs);
         _sweepTimer = time.CreateTimer(static state => ((MeshRateLimiter)state!).RemoveIdlePartitions(), this, interval, interval);
     }
@@ -90,11 +90,7 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
     /// system's time provider, none with any other. Tests set a coarse clock beside a fake time provider. Over a
     /// window it must fall behind the time provider by less than the margin the remarks on this class give.
     /// </summary>
-    internal Func<long>? CoarseMilliseconds
-    {
-        get => _coarseMilliseconds;
-        set => _coarseMilliseconds = value;
-    }
+    internal Func<long>? CoarseMilliseconds { get; set; }
 
     /// <summary>Tests only: runs when a request has read which table is current, before it looks its caller up.</summary>
     internal Action? OnTableRead { get; set; }
@@ -204,7 +200,7 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
             // window is left to the precise clock at once: it either ended or rejects with the exact time left.
             if (current is not null
                 && maxRequests - Volatile.Read(ref current.Count) >= permitCount
-                && _coarseMilliseconds is { } coarse
+                && CoarseMilliseconds is { } coarse
                 && coarse() - current.CoarseStart < surelyRunningMs
                 && TryCount(current, permitCount, maxRequests))
             {
@@ -221,7 +217,7 @@ internal sealed class MeshRateLimiter : PartitionedRateLimiter<CallerKey>
 
                 // The first request after the end opens the next window; of concurrent ones, one opens it and the
                 // others count in it.
-                var next = new WindowCount(now, _coarseMilliseconds?.Invoke() ?? 0, permitCount);
+                var next = new WindowCount(now, CoarseMilliseconds?.Invoke() ?? 0, permitCount);
                 if (ReferenceEquals(Interlocked.CompareExchange(ref window.Current, next, current), current))
                 {
                     return Outcome.Admitted;
