@@ -436,11 +436,13 @@ public sealed class MeshRateLimiterTests
     [Fact]
     public void AttemptAcquire_CoarseClockTicksBehind_WindowStillEndsExactlyOnThePreciseClock()
     {
-        // A coarse clock that ticks every 45 ms: at the window's end it reads 990 ms, 10 ms short of the window.
+        // A coarse clock that ticks every 45 ms from the window's start: at the window's end it reads 990 ms, 10 ms
+        // short of the window.
         var time = new CountingTimeProvider();
         using var provider = Services(maxRequests: 3, windowMs: 1_000, time);
         var limiter = provider.GetRequiredService<MeshRateLimiter>();
-        limiter.CoarseMilliseconds = () => time.Milliseconds / 45 * 45;
+        var start = time.Milliseconds;
+        limiter.CoarseMilliseconds = () => (time.Milliseconds - start) / 45 * 45;
         var caller = CallerKey.ForService("svc-a");
         Assert.True(limiter.AttemptAcquire(caller).IsAcquired);
         time.Advance(TimeSpan.FromMilliseconds(1_000));
